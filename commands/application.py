@@ -1,0 +1,135 @@
+"""ImageCommands: the write side. One method per command; load, act, save."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import PersistenceError, RecordConflictError
+from eventsourcing.utils import Environment
+
+from commands.errors import EventStoreUnavailable
+from commands.messages import (
+    Command,
+    CompleteProcessing,
+    DeleteImage,
+    FailProcessing,
+    RequestProcessing,
+    UploadImage,
+)
+from domain.errors import ImageAlreadyDeleted, ImageNotFound
+from domain.image import Image
+
+T = TypeVar("T")
+
+# Two writers racing on one image: the loser reloads and decides again.
+CONFLICT_RETRIES = 5
+
+
+class ImageCommands(Application[UUID]):
+    """Records what happens to images in the event store.
+
+    Configured only by the `env` it is given (persistence module, database
+    name, …): the process environment is not read, so settings stay in one place.
+    """
+
+    name = "images"
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        return Environment(name, dict(env or {}))
+
+    def handle(self, command: Command) -> Any:
+        match command:
+            case UploadImage():
+                return self.upload(command)
+            case RequestProcessing():
+                return self.request_processing(command)
+            case CompleteProcessing():
+                return self.complete_processing(command)
+            case FailProcessing():
+                return self.fail_processing(command)
+            case DeleteImage():
+                return self.delete(command)
+
+    def upload(self, command: UploadImage) -> UUID:
+        image = Image(
+            id=command.image_id,
+            file_name=command.file_name,
+            content_type=command.content_type,
+            size=command.size,
+            width=command.width,
+            height=command.height,
+            original_key=command.original_key,
+        )
+        if command.spec is not None:
+            image.request_processing(command.spec)
+        self._save(image)
+        return image.id
+
+    def request_processing(self, command: RequestProcessing) -> int:
+        def act(image: Image) -> int:
+            image.request_processing(command.spec)
+            return image.request_no
+
+        return self._change(command.image_id, act)
+
+    def complete_processing(self, command: CompleteProcessing) -> bool:
+        """True when recorded; False when the request was already answered or superseded."""
+        return self._change(
+            command.image_id,
+            lambda image: image.complete_processing(
+                request_no=command.request_no,
+                result_key=command.result_key,
+                content_type=command.content_type,
+                size=command.size,
+                width=command.width,
+                height=command.height,
+            ),
+        )
+
+    def fail_processing(self, command: FailProcessing) -> bool:
+        """True when recorded; False when the request was already answered or superseded."""
+        return self._change(
+            command.image_id,
+            lambda image: image.fail_processing(
+                request_no=command.request_no, reason=command.reason
+            ),
+        )
+
+    def delete(self, command: DeleteImage) -> None:
+        try:
+            self._change(command.image_id, lambda image: image.delete())
+        except ImageAlreadyDeleted:
+            raise ImageNotFound(command.image_id) from None
+
+    def image(self, image_id: UUID) -> Image:
+        try:
+            image: Image = self.repository.get(image_id)
+        except AggregateNotFoundError:
+            raise ImageNotFound(image_id) from None
+        except PersistenceError as e:
+            raise EventStoreUnavailable(str(e)) from e
+        return image
+
+    def _change(self, image_id: UUID, act: Callable[[Image], T]) -> T:
+        for attempt in range(CONFLICT_RETRIES):
+            image = self.image(image_id)
+            outcome = act(image)
+            try:
+                self._save(image)
+            except RecordConflictError:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+                continue
+            return outcome
+        raise AssertionError("unreachable")
+
+    def _save(self, image: Image) -> None:
+        try:
+            self.save(image)
+        except RecordConflictError:
+            raise
+        except PersistenceError as e:
+            raise EventStoreUnavailable(str(e)) from e

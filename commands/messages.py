@@ -1,0 +1,46 @@
+"""Commands: orders given to the image service. Imperative, frozen."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+
+class UploadImage(msgspec.Struct, frozen=True, kw_only=True):
+    image_id: UUID
+    file_name: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    original_key: str
+    spec: str | None = None  # canonical form, already parsed
+
+
+class RequestProcessing(msgspec.Struct, frozen=True, kw_only=True):
+    image_id: UUID
+    spec: str  # canonical form
+
+
+class CompleteProcessing(msgspec.Struct, frozen=True, kw_only=True):
+    image_id: UUID
+    request_no: int
+    result_key: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+
+
+class FailProcessing(msgspec.Struct, frozen=True, kw_only=True):
+    image_id: UUID
+    request_no: int
+    reason: str
+
+
+class DeleteImage(msgspec.Struct, frozen=True, kw_only=True):
+    image_id: UUID
+
+
+Command = UploadImage | RequestProcessing | CompleteProcessing | FailProcessing | DeleteImage

@@ -1,0 +1,105 @@
+"""Feeds a consumer from the event store's notification log (embedded mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import anyio.to_thread
+
+from commands.log import EventLog
+from projections.store import ReadModel
+from workers.consumer import Consumer
+
+log = logging.getLogger(__name__)
+
+
+class Doorbell:
+    """Wakes the followers as soon as something is recorded, from any thread."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bells: list[asyncio.Event] = []
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self) -> asyncio.Event:
+        bell = asyncio.Event()
+        self._bells.append(bell)
+        return bell
+
+    def ring(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        for bell in self._bells:
+            bell.set()
+
+
+class LogFollower:
+    """Reads the log from the consumer's stored position, hands over batches
+    in order, and stores the new position once the batch is durable.
+
+    A batch that fails is offered again after a pause: nothing is skipped.
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        positions: ReadModel,
+        consumer: Consumer,
+        *,
+        doorbell: Doorbell | None = None,
+        batch_size: int = 256,
+        poll_interval: float = 0.05,
+        retry_pause: float = 1.0,
+    ) -> None:
+        self.log = log
+        self.positions = positions
+        self.consumer = consumer
+        # Cleared before each read, so a ring during the read is not lost.
+        self._bell = (doorbell or Doorbell()).subscribe()
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.retry_pause = retry_pause
+
+    async def run(self) -> None:
+        position = await anyio.to_thread.run_sync(self.positions.position, self.consumer.name)
+        while True:
+            try:
+                position = await self.step(position)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: batch failed; retrying", self.consumer.name)
+                await asyncio.sleep(self.retry_pause)
+                position = await anyio.to_thread.run_sync(
+                    self.positions.position, self.consumer.name
+                )
+
+    async def step(self, position: int) -> int:
+        """Handle one batch after position; return the new position."""
+        self._bell.clear()
+        batch = await anyio.to_thread.run_sync(self.log.read, position, self.batch_size)
+        if not batch:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._bell.wait(), self.poll_interval)
+            return position
+        await self.consumer.handle(batch)
+        position = batch[-1].position
+        if not self.consumer.tracks_position:
+            await anyio.to_thread.run_sync(
+                self.positions.set_position, self.consumer.name, position
+            )
+        return position
+
+    async def drain(self) -> int:
+        """Handle everything recorded so far (for tests and one-shot runs)."""
+        position = await anyio.to_thread.run_sync(self.positions.position, self.consumer.name)
+        head = await anyio.to_thread.run_sync(self.log.head)
+        while position < head:
+            position = await self.step(position)
+        return position

@@ -1,0 +1,141 @@
+"""The processor: answers each ProcessingRequested with a result or a failure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
+
+from commands.application import ImageCommands
+from commands.errors import EventStoreUnavailable
+from commands.messages import CompleteProcessing, FailProcessing
+from domain.errors import ImageNotFound, InvalidSpec
+from domain.events import EventEnvelope, ProcessingRequested
+from domain.keys import result_key
+from domain.spec import Spec, parse_spec
+from domain.status import ImageStatus
+from infra.blobs import BlobStore
+from infra.errors import BlobNotFound, DependencyUnavailable
+from workers.pipeline import ProcessingError, Rendered, render, result_extension
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[bytes, Spec, int], Rendered]
+
+
+def _render(data: bytes, spec: Spec, max_pixels: int) -> Rendered:
+    return render(data, spec, max_pixels=max_pixels)
+
+
+@dataclass(frozen=True)
+class ProcessorSettings:
+    max_pixels: int = 50_000_000
+    attempts: int = 3  # for unexpected errors; a bad image fails at once
+    backoff: float = 0.2  # seconds before the second attempt, doubled after
+    concurrency: int = 2  # pipelines running at once, each in its own thread
+
+
+class Processor:
+    """Idempotent: a request already answered, superseded or deleted is skipped
+    before any work, and the command layer records one answer per request."""
+
+    name = "processor"
+    tracks_position = False
+
+    def __init__(
+        self,
+        commands: ImageCommands,
+        blobs: BlobStore,
+        settings: ProcessorSettings = ProcessorSettings(),
+        renderer: Renderer = _render,
+    ) -> None:
+        self.commands = commands
+        self.blobs = blobs
+        self.settings = settings
+        self.renderer = renderer
+        self._pipelines = anyio.CapacityLimiter(settings.concurrency)
+
+    async def handle(self, batch: Sequence[EventEnvelope]) -> None:
+        requests = [e for e in batch if isinstance(e.data, ProcessingRequested)]
+        async with anyio.create_task_group() as group:
+            for event in requests:
+                group.start_soon(self.process, event)
+
+    async def process(self, event: EventEnvelope) -> None:
+        assert isinstance(event.data, ProcessingRequested)
+        request_no = event.data.request_no
+        try:
+            image = await anyio.to_thread.run_sync(self.commands.image, event.image_id)
+        except ImageNotFound:
+            return
+        if not image.awaits(request_no):
+            return
+        try:
+            spec = parse_spec(event.data.spec)
+            original = await self.blobs.get(image.original_key)
+            rendered = await self._render_with_retries(original, spec)
+        except (InvalidSpec, ProcessingError) as e:
+            await self._fail(event, request_no, str(e))
+            return
+        except BlobNotFound:
+            await self._fail(event, request_no, "the original image is missing")
+            return
+        key = result_key(event.image_id, spec.digest, result_extension(rendered.format))
+        await self.blobs.put(key, rendered.data, rendered.content_type)
+        recorded = await anyio.to_thread.run_sync(
+            self.commands.complete_processing,
+            CompleteProcessing(
+                image_id=event.image_id,
+                request_no=request_no,
+                result_key=key,
+                content_type=rendered.content_type,
+                size=len(rendered.data),
+                width=rendered.width,
+                height=rendered.height,
+            ),
+        )
+        if not recorded:
+            await self._discard_if_deleted(event, key)
+
+    async def _render_with_retries(self, original: bytes, spec: Spec) -> Rendered:
+        delay = self.settings.backoff
+        for attempt in range(1, self.settings.attempts + 1):
+            try:
+                return await anyio.to_thread.run_sync(
+                    self.renderer,
+                    original,
+                    spec,
+                    self.settings.max_pixels,
+                    limiter=self._pipelines,
+                )
+            except (ProcessingError, DependencyUnavailable, EventStoreUnavailable):
+                raise
+            except Exception as e:
+                if attempt == self.settings.attempts:
+                    log.exception("processing failed after %d attempts", attempt)
+                    raise ProcessingError(f"internal error: {type(e).__name__}") from e
+                log.warning("processing attempt %d failed: %r; retrying", attempt, e)
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    async def _fail(self, event: EventEnvelope, request_no: int, reason: str) -> None:
+        log.info("image %s request %d failed: %s", event.image_id, request_no, reason)
+        await anyio.to_thread.run_sync(
+            self.commands.fail_processing,
+            FailProcessing(image_id=event.image_id, request_no=request_no, reason=reason),
+        )
+
+    async def _discard_if_deleted(self, event: EventEnvelope, key: str) -> None:
+        """The image was deleted while we worked: the janitor may have swept
+        already, so our fresh result would be left behind."""
+        try:
+            image = await anyio.to_thread.run_sync(self.commands.image, event.image_id)
+        except ImageNotFound:
+            return
+        if image.status is ImageStatus.DELETED:
+            await self.blobs.delete(key)
