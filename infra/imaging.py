@@ -1,0 +1,116 @@
+"""What an upload really is, read from its header before anything is stored.
+
+The client's content type is never trusted: the bytes are sniffed by Pillow, limited to
+the formats we accept, and the pixel count is checked from the header so that a
+decompression bomb is refused without being decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from domain.errors import CorruptImage, EmptyImage, TooManyPixels, UnsupportedImage
+
+# Pillow's format names, as passed to Image.open(formats=...), to ours.
+PILLOW_FORMATS = {
+    "JPEG": "jpeg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "TIFF": "tiff",
+    "BMP": "bmp",
+}
+# A JPEG holding several pictures (as cameras write) opens as MPO; it is still a JPEG.
+_ALIASES = {"MPO": "jpeg"}
+
+_CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "tiff": "image/tiff",
+    "bmp": "image/bmp",
+}
+
+# Leading bytes of the accepted formats: a file that starts like one of them but does
+# not open is a damaged image, not a foreign file.
+_SIGNATURES = (
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"II*\x00",
+    b"MM\x00*",
+    b"II+\x00",
+    b"MM\x00+",
+    b"BM",
+)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    content_type: str
+    width: int
+    height: int
+
+
+def content_type_for(format: str) -> str:
+    """The media type of one of our format names ('jpeg', 'png', ...)."""
+    try:
+        return _CONTENT_TYPES[format]
+    except KeyError:
+        raise ValueError(f"unknown image format {format!r}") from None
+
+
+def format_name(pillow_format: str | None) -> str | None:
+    """Our name for a format Pillow reports, or None when it is not one we accept."""
+    if pillow_format is None:
+        return None
+    return PILLOW_FORMATS.get(pillow_format) or _ALIASES.get(pillow_format)
+
+
+def probe(data: bytes, *, max_pixels: int) -> ImageInfo:
+    """Identify an upload from its header alone; raises an InvalidImage subclass."""
+    if not data:
+        raise EmptyImage()
+    try:
+        # Opening reads the header only; pixels are decoded on load(), which we never call.
+        with Image.open(io.BytesIO(data), formats=list(PILLOW_FORMATS)) as image:
+            pillow_format, (width, height) = image.format, image.size
+    except Image.DecompressionBombError as bomb:
+        raise TooManyPixels(_pixels_in(str(bomb)), max_pixels) from None
+    except UnidentifiedImageError:
+        if _looks_like_accepted_format(data):
+            raise CorruptImage("the header is truncated or damaged") from None
+        raise UnsupportedImage() from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise CorruptImage(_first_line(error)) from None
+    ours = format_name(pillow_format)
+    if ours is None:
+        raise UnsupportedImage()
+    if width <= 0 or height <= 0:
+        raise CorruptImage(f"the header claims a size of {width}x{height}")
+    if width * height > max_pixels:
+        raise TooManyPixels(width * height, max_pixels)
+    return ImageInfo(ours, _CONTENT_TYPES[ours], width, height)
+
+
+def _looks_like_accepted_format(data: bytes) -> bool:
+    is_webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return is_webp or data.startswith(_SIGNATURES)
+
+
+def _pixels_in(message: str) -> int:
+    """The pixel count in Pillow's decompression-bomb message (0 if it cannot be found)."""
+    found = re.search(r"\((\d+) pixels\)", message)
+    return int(found[1]) if found else 0
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__

@@ -1,0 +1,96 @@
+"""Probing an upload: its real type and size come from its header, never from the client."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.errors import CorruptImage, EmptyImage, TooManyPixels, UnsupportedImage
+from infra.imaging import ImageInfo, content_type_for, probe
+from tests.unit.images import encoded, png_header
+
+LIMIT = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("pillow_format", "mode", "format", "content_type"),
+    [
+        ("JPEG", "RGB", "jpeg", "image/jpeg"),
+        ("PNG", "RGBA", "png", "image/png"),
+        ("WEBP", "RGB", "webp", "image/webp"),
+        ("GIF", "P", "gif", "image/gif"),
+        ("TIFF", "CMYK", "tiff", "image/tiff"),
+        ("BMP", "RGB", "bmp", "image/bmp"),
+    ],
+)
+def test_each_accepted_format_is_recognised_with_its_size(
+    pillow_format: str, mode: str, format: str, content_type: str
+) -> None:
+    info = probe(encoded(pillow_format, (40, 20), mode), max_pixels=LIMIT)
+
+    assert info == ImageInfo(format=format, content_type=content_type, width=40, height=20)
+
+
+def test_the_probe_reads_the_header_without_decoding_pixels() -> None:
+    # The pixel data after this header is far too short for 3000x2000; only a decode would notice.
+    assert probe(png_header(3000, 2000), max_pixels=10_000_000).width == 3000
+
+
+def test_an_empty_upload_is_rejected() -> None:
+    with pytest.raises(EmptyImage):
+        probe(b"", max_pixels=LIMIT)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"just some text, not an image\n",
+        b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n",
+        encoded("ICO", (32, 32)),
+        encoded("PPM", (8, 8)),
+    ],
+    ids=["text", "pdf", "ico", "ppm"],
+)
+def test_anything_but_an_accepted_image_format_is_unsupported(data: bytes) -> None:
+    with pytest.raises(UnsupportedImage):
+        probe(data, max_pixels=LIMIT)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        encoded("PNG", (40, 20))[:20],
+        encoded("JPEG", (40, 20))[:30],
+        encoded("GIF", (40, 20), "P")[:8],
+        b"\x89PNG\r\n\x1a\n",
+    ],
+    ids=["png", "jpeg", "gif", "png-signature-only"],
+)
+def test_a_truncated_header_is_a_corrupt_image(data: bytes) -> None:
+    with pytest.raises(CorruptImage):
+        probe(data, max_pixels=LIMIT)
+
+
+def test_a_decompression_bomb_is_refused_from_its_header() -> None:
+    with pytest.raises(TooManyPixels) as raised:
+        probe(png_header(100_000, 100_000), max_pixels=LIMIT)
+
+    assert raised.value.pixels == 10_000_000_000
+    assert raised.value.limit == LIMIT
+
+
+def test_an_image_over_the_pixel_limit_is_refused() -> None:
+    with pytest.raises(TooManyPixels) as raised:
+        probe(encoded("PNG", (200, 100)), max_pixels=19_999)
+
+    assert raised.value.pixels == 20_000
+
+
+def test_an_image_exactly_at_the_pixel_limit_is_accepted() -> None:
+    assert probe(encoded("PNG", (200, 100)), max_pixels=20_000).height == 100
+
+
+def test_content_types_are_named_for_our_formats() -> None:
+    assert content_type_for("jpeg") == "image/jpeg"
+    assert content_type_for("webp") == "image/webp"
+    with pytest.raises(ValueError):
+        content_type_for("pdf")
