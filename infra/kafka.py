@@ -1,0 +1,255 @@
+"""Kafka plumbing through aiokafka: a batch publisher, a group consumer, topic setup.
+
+Nothing here knows about events; messages are bytes with headers. Every driver
+failure surfaces as `DependencyUnavailable("kafka", ...)`.
+
+Offsets follow Kafka's convention: the offset committed for a partition is the
+next one to read, i.e. the last processed record's offset + 1 (see
+`next_offsets`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError, for_code
+
+from infra.errors import DependencyUnavailable
+
+Headers = list[tuple[str, bytes]]
+Message = tuple[bytes, bytes, Headers]
+"""What gets published: (key, value, headers)."""
+
+
+class Partition(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed message."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+
+PartitionsHook = Callable[[frozenset[Partition]], Awaitable[None]]
+
+
+@contextlib.contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except (KafkaError, OSError) as e:
+        raise DependencyUnavailable("kafka", f"{action}: {e!r}") from e
+
+
+def next_offsets(records: Iterable[Record]) -> dict[Partition, int]:
+    """The offsets to commit once these records are processed."""
+    offsets: dict[Partition, int] = {}
+    for record in records:
+        where = Partition(record.topic, record.partition)
+        offsets[where] = max(offsets.get(where, 0), record.offset + 1)
+    return offsets
+
+
+async def ensure_topic(
+    bootstrap_servers: str,
+    topic: str,
+    partitions: int,
+    *,
+    replication_factor: int = 1,
+    request_timeout_ms: int = 10_000,
+) -> None:
+    """Create the topic unless it exists (an existing topic is left as it is)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=request_timeout_ms
+    )
+    with _translated(f"creating topic {topic!r}"):
+        try:
+            await admin.start()
+            answer = await admin.create_topics([NewTopic(topic, partitions, replication_factor)])
+        finally:
+            await admin.close()
+        for _name, code, *_rest in answer.topic_errors:
+            if code not in (0, TopicAlreadyExistsError.errno):
+                raise for_code(code)()
+
+
+class EventPublisher:
+    """Publishes batches to one topic and returns only when all are acknowledged.
+
+    Idempotence (on by default, as real Kafka supports it) keeps a retried send
+    from being written twice; brokers without it need `enable_idempotence=False`.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        *,
+        enable_idempotence: bool = True,
+        request_timeout_ms: int = 10_000,
+        client_id: str = "imgproc",
+    ) -> None:
+        self.topic = topic
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=enable_idempotence,
+            request_timeout_ms=request_timeout_ms,
+        )
+
+    async def start(self) -> None:
+        with _translated("starting producer"):
+            try:
+                await self._producer.start()
+            except BaseException:
+                await self._producer.stop()
+                raise
+
+    async def stop(self) -> None:
+        with _translated("stopping producer"):
+            await self._producer.stop()
+
+    async def publish_batch(self, messages: Sequence[Message]) -> None:
+        with _translated(f"publishing to {self.topic!r}"):
+            acks = [
+                await self._producer.send(self.topic, value, key=key, headers=headers)
+                for key, value, headers in messages
+            ]
+            await asyncio.gather(*acks)
+
+
+class _HookListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Passes rebalances to the caller's hooks in our own partition type."""
+
+    def __init__(self, on_assigned: PartitionsHook | None, on_revoked: PartitionsHook | None):
+        self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        if self._on_revoked is not None:
+            await self._on_revoked(_ours(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        if self._on_assigned is not None:
+            await self._on_assigned(_ours(assigned))
+
+
+def _ours(partitions: Iterable[TopicPartition]) -> frozenset[Partition]:
+    return frozenset(Partition(tp.topic, tp.partition) for tp in partitions)
+
+
+class EventConsumer:
+    """A member of a consumer group on one topic, committing only when told to.
+
+    A group without committed offsets starts from the earliest record. The
+    hooks run on every rebalance, before records of newly assigned partitions
+    are fetched, so `on_assigned` may `seek` to positions stored elsewhere.
+    The timeouts default to the shortest a stock Kafka broker accepts, so a
+    dead member's partitions move on within seconds.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        group_id: str,
+        *,
+        on_assigned: PartitionsHook | None = None,
+        on_revoked: PartitionsHook | None = None,
+        session_timeout_ms: int = 6_000,
+        heartbeat_interval_ms: int = 1_000,
+        rebalance_timeout_ms: int = 10_000,
+        max_poll_interval_ms: int = 60_000,
+        request_timeout_ms: int = 10_000,
+        client_id: str = "imgproc",
+    ) -> None:
+        self.topic = topic
+        self.group_id = group_id
+        self._listener = _HookListener(on_assigned, on_revoked)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            rebalance_timeout_ms=rebalance_timeout_ms,
+            max_poll_interval_ms=max_poll_interval_ms,
+            request_timeout_ms=request_timeout_ms,
+        )
+
+    async def start(self) -> None:
+        with _translated(f"joining group {self.group_id!r}"):
+            try:
+                await self._consumer.start()
+                self._consumer.subscribe(topics=[self.topic], listener=self._listener)
+            except BaseException:
+                await self._consumer.stop()
+                raise
+
+    async def stop(self) -> None:
+        with _translated("stopping consumer"):
+            await self._consumer.stop()
+
+    async def getmany(
+        self, timeout_ms: int = 1_000, max_records: int | None = None
+    ) -> list[Record]:
+        """The next records (possibly none), in offset order within each partition."""
+        with _translated(f"fetching from {self.topic!r}"):
+            batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return [
+            Record(
+                topic=raw.topic,
+                partition=raw.partition,
+                offset=raw.offset,
+                key=raw.key,
+                value=raw.value,
+                headers=tuple(raw.headers),
+                timestamp_ms=raw.timestamp,
+            )
+            for partition_records in batches.values()
+            for raw in partition_records
+        ]
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> bool:
+        """Commit next-to-read offsets; False when a rebalance took the partitions away.
+
+        After a False the new owner receives those records again, which an
+        idempotent consumer absorbs.
+        """
+        kafka_offsets = {TopicPartition(*where): offset for where, offset in offsets.items()}
+        with _translated(f"committing offsets of {self.group_id!r}"):
+            try:
+                await self._consumer.commit(kafka_offsets)
+            except CommitFailedError:
+                return False
+        return True
+
+    async def committed(self, partition: Partition) -> int | None:
+        with _translated(f"reading committed offset of {self.group_id!r}"):
+            offset: int | None = await self._consumer.committed(TopicPartition(*partition))
+        return offset
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        """Read this partition from offset on (call from on_assigned, or between fetches)."""
+        self._consumer.seek(TopicPartition(*partition), offset)
+
+    def assignment(self) -> frozenset[Partition]:
+        return _ours(self._consumer.assignment())
