@@ -61,9 +61,13 @@ class Processor:
 
     async def handle(self, batch: Sequence[EventEnvelope]) -> None:
         requests = [e for e in batch if isinstance(e.data, ProcessingRequested)]
-        async with anyio.create_task_group() as group:
-            for event in requests:
-                group.start_soon(self.process, event)
+        try:
+            async with anyio.create_task_group() as group:
+                for event in requests:
+                    group.start_soon(self.process, event)
+        except ExceptionGroup as failures:
+            # The batch fails as a whole and is delivered again; say why plainly.
+            raise failures.exceptions[0] from None
 
     async def process(self, event: EventEnvelope) -> None:
         assert isinstance(event.data, ProcessingRequested)

@@ -1,0 +1,42 @@
+"""The Litestar application, built from the services the composition root hands in."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from api.deps import ApiServices
+from api.images import ImageController
+from api.problems import exception_handlers
+from api.system import health, ready
+
+# Room for the multipart framing and the other form fields around the file, so that an
+# upload just under the limit is never refused for its envelope.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+DESCRIPTION = """Upload images, process them asynchronously with a pipeline spec such as
+`resize:100x100|grayscale`, and fetch the results. Every error is an RFC 9457
+`application/problem+json` document."""
+
+
+def create_app(services: ApiServices) -> Litestar:
+    def provide_services() -> ApiServices:
+        return services
+
+    return Litestar(
+        route_handlers=[ImageController, health, ready],
+        dependencies={"services": Provide(provide_services, use_cache=True, sync_to_thread=False)},
+        exception_handlers=exception_handlers(services.max_upload_bytes),
+        request_max_body_size=services.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="image-processor",
+            version="1.0.0",
+            description=DESCRIPTION,
+            path="/schema",
+            use_handler_docstrings=True,
+        ),
+        # Logging belongs to the process (infra), not to the web framework.
+        logging_config=None,
+        debug=False,
+    )

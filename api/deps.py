@@ -1,0 +1,67 @@
+"""What the HTTP API needs from the rest of the service, handed in by the composition root."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio.to_thread
+from litestar.di import NamedDependency
+from litestar.params import SkipValidation
+
+from commands.application import ImageCommands
+from commands.log import EventLog
+from infra.blobs import BlobStore
+from projections.store import ReadModel
+
+if TYPE_CHECKING:
+    # Only the result type: the probe itself is passed in, so Pillow is not imported here.
+    from infra.imaging import ImageInfo
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    """The ports the API talks to, and the limits it enforces on uploads.
+
+    `probe(data, max_pixels=...)` identifies an upload from its header (raising an
+    InvalidImage subclass); `notify` is called after every recorded command so that
+    in-process followers of the event log wake up at once instead of at their next poll.
+    """
+
+    commands: ImageCommands
+    read_model: ReadModel
+    log: EventLog
+    blobs: BlobStore
+    probe: Callable[..., ImageInfo]
+    max_pixels: int
+    max_upload_bytes: int = 20 * MiB
+    notify: Callable[[], None] | None = None
+
+
+def notify_followers(services: ApiServices) -> None:
+    """Wake the event-log followers after a command was recorded; only a hint, never fatal."""
+    if services.notify is None:
+        return
+    try:
+        services.notify()
+    except Exception:
+        log.exception("notifying the event-log followers failed")
+
+
+async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking call (event store, read model, Pillow) off the event loop."""
+    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
+
+
+# Handlers receive the services through Litestar's dependency injection; validation is
+# skipped because they are live objects, not request data.
+Services = NamedDependency[SkipValidation[ApiServices]]

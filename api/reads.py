@@ -1,0 +1,122 @@
+"""Finding an image for a read, and streaming its bytes with cache validators."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from litestar import Request, Response
+from litestar.response import Stream
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
+
+from api.deps import ApiServices, in_thread
+from api.problems import NotProcessed
+from domain.errors import ImageNotFound
+from domain.events import EventEnvelope
+from domain.status import ImageStatus
+from projections.projector import replay
+from projections.rows import ImageRow
+
+# A result's URL serves new bytes after re-processing, so caches must revalidate;
+# an original never changes under its URL.
+REVALIDATE = "public, no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class Blob(NamedTuple):
+    key: str
+    content_type: str
+    size: int
+
+
+def parse_image_id(text: str) -> UUID:
+    """Ids are UUIDs; anything else names no image."""
+    try:
+        return UUID(text)
+    except ValueError:
+        raise ImageNotFound(text[:64]) from None
+
+
+async def find_image(services: ApiServices, image_id: UUID) -> ImageRow:
+    """The image's row; deleted and unknown images are not found.
+
+    Right after a command is accepted the projection may not have caught up yet, so a
+    missing row is rebuilt from the image's own events: a client reads its own writes.
+    """
+    row = await in_thread(services.read_model.get, image_id)
+    if row is None:
+        row = replay(await in_thread(services.log.history, image_id))
+    if row is None or row.status is ImageStatus.DELETED:
+        raise ImageNotFound(image_id)
+    return row
+
+
+def original_blob(row: ImageRow) -> Blob:
+    return Blob(row.original_key, row.content_type, row.size)
+
+
+def served_blob(row: ImageRow) -> Blob:
+    """What GET /images/{id} serves: the result, or the original when none was asked for."""
+    if row.status is ImageStatus.UPLOADED:
+        return original_blob(row)
+    if (
+        row.status is ImageStatus.PROCESSED
+        and row.result_key is not None
+        and row.result_content_type is not None
+        and row.result_size is not None
+    ):
+        return Blob(row.result_key, row.result_content_type, row.result_size)
+    raise NotProcessed(row.id, row.status, row.error)
+
+
+def etag_for(key: str) -> str:
+    """Strong: a key's bytes never change (result keys are derived from the spec)."""
+    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    # If-None-Match compares weakly: a W/ prefix does not prevent a match.
+    tags = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
+    return any(tag in ("*", etag) for tag in tags)
+
+
+async def blob_response(
+    request: Request[Any, Any, Any], services: ApiServices, blob: Blob, cache_control: str
+) -> Response[Any]:
+    etag = etag_for(blob.key)
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    chunks = services.blobs.stream(blob.key)
+    # Pull the first chunk now: a missing blob or an unreachable store then becomes a
+    # proper error response instead of a stream that breaks after its headers.
+    first = await anext(chunks, b"")
+    return Stream(
+        _chain(first, chunks),
+        media_type=blob.content_type,
+        headers={**headers, "Content-Length": str(blob.size)},
+    )
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        if first:
+            yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        close = getattr(rest, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def image_events(services: ApiServices, image_id: UUID) -> Sequence[EventEnvelope]:
+    """Every event of the image, deleted ones included: the history is the audit trail."""
+    history = await in_thread(services.log.history, image_id)
+    if not history:
+        raise ImageNotFound(image_id)
+    return history

@@ -1,0 +1,160 @@
+"""Request and response bodies of the HTTP API, separate from commands and events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar.datastructures import UploadFile
+
+from domain.events import EventEnvelope
+from domain.status import ImageStatus
+from projections.rows import ImageRow
+
+API_PREFIX = "/api/v1/images"
+
+
+class ImageUpload(msgspec.Struct):
+    """A multipart upload: the image file and, optionally, a processing spec."""
+
+    image: UploadFile
+    processing: str | None = None
+
+
+class ProcessRequest(msgspec.Struct):
+    """Process an image (again) with a spec such as `resize:100x100|grayscale`."""
+
+    processing: str
+
+
+class Accepted(msgspec.Struct):
+    id: UUID
+    status: ImageStatus
+
+
+class Message(msgspec.Struct):
+    message: str
+
+
+class ResultInfo(msgspec.Struct):
+    content_type: str
+    size: int
+    width: int
+    height: int
+
+
+class ImageLinks(msgspec.Struct):
+    self_: str = msgspec.field(name="self")
+    image: str
+    original: str
+    process: str
+    events: str
+
+
+class ImageStatusBody(msgspec.Struct):
+    id: UUID
+    status: ImageStatus
+    file_name: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    spec: str | None
+    error: str | None
+    result: ResultInfo | None
+    created_at: datetime
+    updated_at: datetime
+    links: ImageLinks
+
+
+class ImagePage(msgspec.Struct):
+    items: list[ImageStatusBody]
+    next_cursor: str | None
+
+
+class EventBody(msgspec.Struct):
+    type: str
+    image_id: UUID
+    version: int
+    position: int
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class ImageEvents(msgspec.Struct):
+    id: UUID
+    events: list[EventBody]
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    checks: dict[str, str]
+
+
+def image_path(image_id: UUID) -> str:
+    return f"{API_PREFIX}/{image_id}"
+
+
+def status_body(row: ImageRow) -> ImageStatusBody:
+    return ImageStatusBody(
+        id=row.id,
+        status=row.status,
+        file_name=row.file_name,
+        content_type=row.content_type,
+        size=row.size,
+        width=row.width,
+        height=row.height,
+        spec=row.spec,
+        error=row.error,
+        result=_result(row),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        links=_links(row.id),
+    )
+
+
+def event_body(event: EventEnvelope) -> EventBody:
+    return EventBody(
+        type=event.type,
+        image_id=event.image_id,
+        version=event.version,
+        position=event.position,
+        occurred_at=event.occurred_at,
+        data=msgspec.to_builtins(event.data),
+    )
+
+
+def _result(row: ImageRow) -> ResultInfo | None:
+    # A re-processed image keeps its previous result's columns until the new one lands;
+    # that result belongs to the previous spec, so it is only shown once processed again.
+    if (
+        row.status is not ImageStatus.PROCESSED
+        or row.result_content_type is None
+        or row.result_size is None
+        or row.result_width is None
+        or row.result_height is None
+    ):
+        return None
+    return ResultInfo(
+        content_type=row.result_content_type,
+        size=row.result_size,
+        width=row.result_width,
+        height=row.result_height,
+    )
+
+
+def _links(image_id: UUID) -> ImageLinks:
+    base = image_path(image_id)
+    return ImageLinks(
+        self_=f"{base}/status",
+        image=base,
+        original=f"{base}/original",
+        process=f"{base}/process",
+        events=f"{base}/events",
+    )

@@ -1,0 +1,97 @@
+"""The write side of the API: validate everything first, then record.
+
+A bad request is refused before anything is written. An upload stores the original
+first and then records it; if recording fails the original is removed again, so a
+failed dependency leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID, uuid4
+
+from api.deps import ApiServices, in_thread, notify_followers
+from api.schemas import Accepted, ImageUpload
+from commands.messages import DeleteImage, RequestProcessing, UploadImage
+from domain.errors import EmptyImage, ImageTooLarge
+from domain.keys import original_key
+from domain.spec import parse_spec
+from domain.status import ImageStatus
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FILE_NAME = "image"
+MAX_FILE_NAME = 255
+
+
+async def accept_upload(services: ApiServices, upload: ImageUpload) -> Accepted:
+    try:
+        data = await upload.image.read()
+    finally:
+        await upload.image.close()
+    if len(data) > services.max_upload_bytes:
+        raise ImageTooLarge(len(data), services.max_upload_bytes)
+    if not data:
+        raise EmptyImage()
+    info = await in_thread(services.probe, data, max_pixels=services.max_pixels)
+    spec = canonical_spec(upload.processing)
+
+    image_id = uuid4()
+    key = original_key(image_id)
+    await services.blobs.put(key, data, info.content_type)
+    command = UploadImage(
+        image_id=image_id,
+        file_name=sanitise_file_name(upload.image.filename),
+        content_type=info.content_type,
+        size=len(data),
+        width=info.width,
+        height=info.height,
+        original_key=key,
+        spec=spec,
+    )
+    try:
+        await in_thread(services.commands.upload, command)
+    except Exception:
+        # Not on cancellation: the worker thread is never abandoned, so a cancelled
+        # request has still recorded its upload, and the original must stay.
+        await _discard(services, key)
+        raise
+    notify_followers(services)
+    status = ImageStatus.UPLOADED if spec is None else ImageStatus.PROCESSING
+    return Accepted(id=image_id, status=status)
+
+
+async def request_processing(services: ApiServices, image_id: UUID, spec_text: str) -> Accepted:
+    command = RequestProcessing(image_id=image_id, spec=parse_spec(spec_text).canonical)
+    await in_thread(services.commands.request_processing, command)
+    notify_followers(services)
+    return Accepted(id=image_id, status=ImageStatus.PROCESSING)
+
+
+async def delete_image(services: ApiServices, image_id: UUID) -> None:
+    await in_thread(services.commands.delete, DeleteImage(image_id=image_id))
+    notify_followers(services)
+
+
+def canonical_spec(text: str | None) -> str | None:
+    """The canonical form of an optional spec; a blank form field means no processing."""
+    if text is None or not text.strip():
+        return None
+    return parse_spec(text).canonical
+
+
+def sanitise_file_name(raw: str | None) -> str:
+    """The last path component, printable characters only, at most 255 of them."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable()).strip()
+    if name in ("", ".", ".."):
+        return DEFAULT_FILE_NAME
+    return name[:MAX_FILE_NAME]
+
+
+async def _discard(services: ApiServices, key: str) -> None:
+    try:
+        await services.blobs.delete(key)
+    except Exception:
+        # The upload was never recorded, so nothing refers to this blob; it is only litter.
+        log.warning("could not remove the unrecorded original %s", key, exc_info=True)

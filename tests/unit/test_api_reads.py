@@ -1,0 +1,279 @@
+"""Reading images: bytes with cache validators, status, history; 404 for what is not there."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from api import ApiServices, create_app
+from commands.messages import CompleteProcessing, DeleteImage, FailProcessing
+from domain.keys import original_key, result_key
+from infra.imaging import probe
+from tests.fakes import FakePorts, fake_ports, image_bytes
+
+PROBLEM = "application/problem+json"
+ORIGINAL = image_bytes(40, 30)
+RESULT = image_bytes(20, 15, "GIF")
+
+
+@pytest.fixture
+def ports() -> FakePorts:
+    ports = fake_ports()
+    ports.blobs.chunk_size = 100  # several chunks per image
+    return ports
+
+
+@pytest.fixture
+async def client(ports: FakePorts) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    services = ApiServices(
+        commands=ports.commands,
+        read_model=ports.read_model,
+        log=ports.log,
+        blobs=ports.blobs,
+        probe=probe,
+        max_pixels=1_000_000,
+    )
+    async with AsyncTestClient(app=create_app(services)) as client:
+        yield client
+
+
+async def upload(client: httpx.AsyncClient, processing: str | None = None) -> UUID:
+    form = {"processing": processing} if processing else {}
+    files = {"image": ("cat.png", ORIGINAL, "image/png")}
+    response = await client.post("/api/v1/images", files=files, data=form)
+    assert response.status_code == 202
+    return UUID(response.json()["id"])
+
+
+async def complete(ports: FakePorts, image_id: UUID) -> str:
+    key = result_key(image_id, "0123456789abcdef", "gif")
+    await ports.blobs.put(key, RESULT, "image/gif")
+    ports.commands.complete_processing(
+        CompleteProcessing(
+            image_id=image_id,
+            request_no=1,
+            result_key=key,
+            content_type="image/gif",
+            size=len(RESULT),
+            width=20,
+            height=15,
+        )
+    )
+    return key
+
+
+async def test_an_image_uploaded_without_a_spec_serves_its_original(
+    client: httpx.AsyncClient,
+) -> None:
+    image_id = await upload(client)
+
+    response = await client.get(f"/api/v1/images/{image_id}")
+
+    assert response.status_code == 200
+    assert response.content == ORIGINAL
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["content-length"] == str(len(ORIGINAL))
+    assert response.headers["cache-control"] == "public, no-cache"
+
+
+async def test_a_processed_image_streams_its_result_with_a_strong_etag(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client, "resize:20x20|format:gif")
+    await complete(ports, image_id)
+    ports.project()
+
+    response = await client.get(f"/api/v1/images/{image_id}")
+
+    assert response.status_code == 200
+    assert response.content == RESULT
+    assert response.headers["content-type"] == "image/gif"
+    assert response.headers["content-length"] == str(len(RESULT))
+    assert response.headers["cache-control"] == "public, no-cache"
+    assert response.headers["etag"].startswith('"')
+
+
+async def test_a_client_holding_the_current_etag_gets_304(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client, "grayscale")
+    await complete(ports, image_id)
+    url = f"/api/v1/images/{image_id}"
+    etag = (await client.get(url)).headers["etag"]
+
+    for validator in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        revalidated = await client.get(url, headers={"If-None-Match": validator})
+        assert revalidated.status_code == 304, validator
+        assert revalidated.content == b""
+        assert revalidated.headers["etag"] == etag
+
+    stale = await client.get(url, headers={"If-None-Match": '"something-else"'})
+    assert stale.status_code == 200
+
+
+async def test_while_processing_the_image_is_a_409_carrying_its_status(
+    client: httpx.AsyncClient,
+) -> None:
+    image_id = await upload(client, "resize:10x10")
+
+    response = await client.get(f"/api/v1/images/{image_id}")
+
+    assert response.status_code == 409
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert (problem["id"], problem["image_status"], problem["error"]) == (
+        str(image_id),
+        "processing",
+        None,
+    )
+
+
+async def test_a_failed_image_is_a_409_carrying_the_reason(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client, "resize:10x10")
+    ports.commands.fail_processing(
+        FailProcessing(image_id=image_id, request_no=1, reason="decoder gave up")
+    )
+
+    problem = (await client.get(f"/api/v1/images/{image_id}")).json()
+
+    assert (problem["image_status"], problem["error"]) == ("failed", "decoder gave up")
+
+
+async def test_the_original_is_served_as_immutable(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client, "grayscale")
+    await complete(ports, image_id)
+
+    response = await client.get(f"/api/v1/images/{image_id}/original")
+
+    assert response.content == ORIGINAL
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    again = await client.get(
+        f"/api/v1/images/{image_id}/original", headers={"If-None-Match": response.headers["etag"]}
+    )
+    assert again.status_code == 304
+
+
+async def test_status_is_answered_right_after_upload_before_the_projection_catches_up(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client, "Resize:100X100")
+    assert ports.read_model.get(image_id) is None
+
+    status = (await client.get(f"/api/v1/images/{image_id}/status")).json()
+
+    assert status["id"] == str(image_id)
+    assert status["status"] == "processing"
+    assert status["spec"] == "resize:100x100"
+    assert (status["file_name"], status["content_type"]) == ("cat.png", "image/png")
+    assert (status["size"], status["width"], status["height"]) == (len(ORIGINAL), 40, 30)
+    assert status["result"] is None
+    assert status["links"]["original"] == f"/api/v1/images/{image_id}/original"
+
+
+async def test_status_of_a_processed_image_describes_its_result(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client, "resize:20x20|format:gif")
+    await complete(ports, image_id)
+    ports.project()
+
+    status = (await client.get(f"/api/v1/images/{image_id}/status")).json()
+
+    assert status["status"] == "processed"
+    assert status["result"] == {
+        "content_type": "image/gif",
+        "size": len(RESULT),
+        "width": 20,
+        "height": 15,
+    }
+    assert status["updated_at"] >= status["created_at"]
+
+
+READS = ["", "/original", "/status", "/events"]
+
+
+@pytest.mark.parametrize("suffix", READS)
+@pytest.mark.parametrize("image_id", [str(uuid4()), "not-a-uuid", "1234"])
+async def test_an_unknown_or_malformed_id_is_404(
+    client: httpx.AsyncClient, image_id: str, suffix: str
+) -> None:
+    response = await client.get(f"/api/v1/images/{image_id}{suffix}")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"].endswith("image-not-found")
+
+
+@pytest.mark.parametrize("projected", [True, False], ids=["projected", "not yet projected"])
+@pytest.mark.parametrize("suffix", ["", "/original", "/status"])
+async def test_a_deleted_image_is_404(
+    client: httpx.AsyncClient, ports: FakePorts, suffix: str, projected: bool
+) -> None:
+    image_id = await upload(client)
+    ports.commands.delete(DeleteImage(image_id=image_id))
+    if projected:
+        ports.project()
+
+    response = await client.get(f"/api/v1/images/{image_id}{suffix}")
+
+    assert response.status_code == 404
+
+
+async def test_bytes_gone_from_the_blob_store_are_404(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client)
+    await ports.blobs.delete(original_key(image_id))
+
+    response = await client.get(f"/api/v1/images/{image_id}/original")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_an_unreachable_blob_store_is_503_not_a_broken_stream(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client)
+    ports.blobs.failing = {"stream"}
+
+    response = await client.get(f"/api/v1/images/{image_id}")
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_the_event_history_lists_every_event_in_its_envelope(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client, "grayscale")
+    await complete(ports, image_id)
+    ports.commands.delete(DeleteImage(image_id=image_id))
+
+    response = await client.get(f"/api/v1/images/{image_id}/events")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == str(image_id)
+    events = body["events"]
+    assert [e["type"] for e in events] == [
+        "ImageUploaded",
+        "ProcessingRequested",
+        "ProcessingCompleted",
+        "ImageDeleted",
+    ]
+    assert [e["version"] for e in events] == [1, 2, 3, 4]
+    assert [e["position"] for e in events] == [e.position for e in ports.log.history(image_id)]
+    assert {e["image_id"] for e in events} == {str(image_id)}
+    assert events[1]["data"]["spec"] == "grayscale"
+    assert events[0]["data"]["original_key"] == original_key(image_id)
+    assert all("occurred_at" in e for e in events)

@@ -1,0 +1,179 @@
+"""Processor, projector runner, janitor and log follower, on in-memory ports."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from uuid import UUID, uuid4
+
+import pytest
+from PIL import Image
+
+from commands.messages import DeleteImage, UploadImage
+from domain.keys import image_prefix, original_key
+from domain.status import ImageStatus
+from infra.errors import DependencyUnavailable
+from tests.fakes import FakePorts, fake_ports, image_bytes
+from workers.follower import LogFollower
+from workers.janitor import Janitor
+from workers.pipeline import render
+from workers.processor import Processor, ProcessorSettings
+from workers.projector import ProjectorRunner
+
+FAST = ProcessorSettings(attempts=3, backoff=0.001)
+
+
+async def uploaded(ports: FakePorts, data: bytes, spec: str | None = "resize:10x10") -> UUID:
+    image_id = uuid4()
+    await ports.blobs.put(original_key(image_id), data, "image/png")
+    ports.commands.upload(
+        UploadImage(
+            image_id=image_id,
+            file_name="x.png",
+            content_type="image/png",
+            size=len(data),
+            width=40,
+            height=20,
+            original_key=original_key(image_id),
+            spec=spec,
+        )
+    )
+    return image_id
+
+
+def event_types(ports: FakePorts, image_id: UUID) -> list[str]:
+    return [e.type for e in ports.log.history(image_id)]
+
+
+async def test_processing_records_one_result_however_often_the_request_arrives() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes(40, 20))
+    processor = Processor(ports.commands, ports.blobs, FAST)
+    batch = ports.log.read(0, 100)
+
+    await processor.handle(batch)
+    await processor.handle(batch)
+    await asyncio.gather(processor.handle(batch), processor.handle(batch))
+
+    assert event_types(ports, image_id).count("ProcessingCompleted") == 1
+    image = ports.commands.image(image_id)
+    assert image.status is ImageStatus.PROCESSED
+    with Image.open(io.BytesIO(await ports.blobs.get(image.result_key or ""))) as result:
+        assert result.size == (10, 5)
+
+
+async def test_two_processors_racing_on_one_request_record_one_result() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes(40, 20))
+    batch = ports.log.read(0, 100)
+    first = Processor(ports.commands, ports.blobs, FAST)
+    second = Processor(ports.commands, ports.blobs, FAST)
+    await asyncio.gather(first.handle(batch), second.handle(batch))
+    assert event_types(ports, image_id).count("ProcessingCompleted") == 1
+
+
+async def test_an_image_that_cannot_be_decoded_fails_with_a_reason() -> None:
+    ports = fake_ports()
+    whole = image_bytes(400, 300, "JPEG")
+    image_id = await uploaded(ports, whole[: len(whole) // 3])
+    await Processor(ports.commands, ports.blobs, FAST).handle(ports.log.read(0, 100))
+    image = ports.commands.image(image_id)
+    assert image.status is ImageStatus.FAILED
+    assert image.error
+
+
+async def test_unexpected_errors_are_retried_then_fail_the_image() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes())
+    calls: list[int] = []
+
+    def flaky(data: bytes, spec, max_pixels: int):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) < 2:
+            raise RuntimeError("worker hiccup")
+        return render(data, spec, max_pixels=max_pixels)
+
+    await Processor(ports.commands, ports.blobs, FAST, renderer=flaky).handle(
+        ports.log.read(0, 100)
+    )
+    assert len(calls) == 2
+    assert ports.commands.image(image_id).status is ImageStatus.PROCESSED
+
+    other = await uploaded(ports, image_bytes())
+
+    def broken(data: bytes, spec, max_pixels: int):  # type: ignore[no-untyped-def]
+        raise RuntimeError("always")
+
+    await Processor(ports.commands, ports.blobs, FAST, renderer=broken).handle(
+        ports.log.read(2, 100)
+    )
+    image = ports.commands.image(other)
+    assert image.status is ImageStatus.FAILED
+    assert image.error == "internal error: RuntimeError"
+
+
+async def test_a_store_that_is_down_records_nothing_and_the_request_waits() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes())
+    ports.blobs.failing.add("get")
+    processor = Processor(ports.commands, ports.blobs, FAST)
+    with pytest.raises(DependencyUnavailable):
+        await processor.handle(ports.log.read(0, 100))
+    assert ports.commands.image(image_id).status is ImageStatus.PROCESSING
+
+    ports.blobs.failing.clear()
+    await processor.handle(ports.log.read(0, 100))
+    assert ports.commands.image(image_id).status is ImageStatus.PROCESSED
+
+
+async def test_a_deleted_image_is_not_processed() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes())
+    ports.commands.delete(DeleteImage(image_id=image_id))
+    await Processor(ports.commands, ports.blobs, FAST).handle(ports.log.read(0, 100))
+    assert "ProcessingCompleted" not in event_types(ports, image_id)
+
+
+async def test_the_janitor_removes_every_blob_of_a_deleted_image() -> None:
+    ports = fake_ports()
+    kept = await uploaded(ports, image_bytes())
+    gone = await uploaded(ports, image_bytes())
+    await ports.blobs.put(f"{image_prefix(gone)}results/x.png", b"x", "image/png")
+    ports.commands.delete(DeleteImage(image_id=gone))
+    await Janitor(ports.blobs).handle(ports.log.read(0, 100))
+    assert [k for k in ports.blobs.objects if k.startswith(image_prefix(gone))] == []
+    assert await ports.blobs.exists(original_key(kept))
+
+
+async def test_followers_bring_the_read_model_up_to_date_and_survive_redelivery() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes(40, 20))
+    processor = LogFollower(
+        ports.log, ports.read_model, Processor(ports.commands, ports.blobs, FAST)
+    )
+    projector = LogFollower(
+        ports.log, ports.read_model, ProjectorRunner(ports.read_model, ports.log)
+    )
+    await processor.drain()
+    await projector.drain()
+    row = ports.read_model.get(image_id)
+    assert row is not None and row.status is ImageStatus.PROCESSED
+    assert ports.read_model.position("image_status") == ports.log.head()
+    assert ports.read_model.position("processor") >= 2  # past the request it answered
+
+    # A crash after the rows were written but before anything else: run it all again.
+    before = ports.read_model.get(image_id)
+    ports.read_model.set_position("image_status", 0)
+    await projector.drain()
+    assert ports.read_model.get(image_id) == before
+
+
+async def test_the_projector_repairs_a_gap_from_the_event_store() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes(40, 20))
+    await Processor(ports.commands, ports.blobs, FAST).handle(ports.log.read(0, 100))
+    events = list(ports.log.read(0, 100))
+    runner = ProjectorRunner(ports.read_model, ports.log)
+    runner.apply_batch([events[0], events[2]])  # the ProcessingRequested went missing
+    row = ports.read_model.get(image_id)
+    assert row is not None and row.status is ImageStatus.PROCESSED and row.version == 3
