@@ -12,16 +12,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from api.deps import ApiServices
-from infra.database import Database, open_database
-from infra.event_store import SqlEventLog, event_store_env
-from infra.migrate import upgrade
-from projections.sql import SqlReadModel
-
 from commands.application import ImageCommands
 from infra import imaging
 from infra.blobs import BlobStore
+from infra.database import Database, open_database
+from infra.event_store import SqlEventLog, open_image_commands
 from infra.filesystem import FilesystemBlobStore
+from infra.migrate import upgrade
 from infra.settings import Settings
+from projections.sql import SqlReadModel
+from workers.consumer import Consumer
 from workers.follower import Doorbell, LogFollower
 from workers.janitor import Janitor
 from workers.processor import Processor, ProcessorSettings
@@ -48,7 +48,7 @@ def open_core(settings: Settings, *, migrate: bool = True) -> Iterator[Core]:
     if migrate:
         upgrade(settings)
     database = open_database(settings)
-    commands = ImageCommands(env=event_store_env(settings))
+    commands = open_image_commands(settings)
     try:
         yield Core(
             settings=settings,
@@ -90,7 +90,11 @@ def log_followers(core: Core) -> list[LogFollower]:
             concurrency=settings.processing_workers,
         ),
     )
-    consumers = [ProjectorRunner(core.read_model, core.log), processor, Janitor(core.blobs)]
+    consumers: list[Consumer] = [
+        ProjectorRunner(core.read_model, core.log),
+        processor,
+        Janitor(core.blobs),
+    ]
     return [
         LogFollower(
             core.log,

@@ -1,0 +1,76 @@
+"""Run a test on both databases: the `backend` fixture, on SQLite and on PostgreSQL.
+
+Name this module in a test module's `pytest_plugins` to use the fixtures. Each
+test gets a fresh database: a SQLite file in a temporary data dir, or a new
+PostgreSQL database dropped afterwards.
+
+- `backend`: migrated, with helpers that open the event store and the database
+  and close them when the test ends.
+- `blank_settings`: Settings for a fresh database with no tables yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from commands.application import ImageCommands
+from infra.database import Database, open_database
+from infra.event_store import open_image_commands
+from infra.migrate import upgrade
+from infra.settings import Settings
+from tests.servers import postgres_database
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+class Backend:
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = name
+        self.settings = settings
+        self._resources = contextlib.ExitStack()
+
+    def commands(self) -> ImageCommands:
+        """A new ImageCommands on this backend's event store."""
+        app = open_image_commands(self.settings)
+        self._resources.callback(app.close)
+        return app
+
+    def database(self) -> Database:
+        """A new connection (pool) to this backend's database."""
+        database = open_database(self.settings)
+        self._resources.callback(database.close)
+        return database
+
+    def close(self) -> None:
+        self._resources.close()
+
+
+@contextlib.contextmanager
+def fresh_settings(name: str, data_dir: Path) -> Iterator[Settings]:
+    """Settings naming a fresh, empty database of the given backend."""
+    if name == "sqlite":
+        yield Settings(data_dir=data_dir)
+        return
+    with postgres_database() as url:
+        yield Settings(data_dir=data_dir, database_url=url)
+
+
+@pytest.fixture(params=BACKENDS)
+def blank_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    with fresh_settings(request.param, tmp_path / "data") as settings:
+        yield settings
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with fresh_settings(request.param, tmp_path / "data") as settings:
+        upgrade(settings)
+        chosen = Backend(request.param, settings)
+        try:
+            yield chosen
+        finally:
+            chosen.close()  # before the database is dropped
