@@ -1,8 +1,8 @@
 """Errors the adapters raise, wrapping their drivers' own.
 
-    InfrastructureError
-    ├── DependencyUnavailable   a server we need is down or refuses us (HTTP 503)
-    └── BlobNotFound            no object under that key
+InfrastructureError
+├── DependencyUnavailable   a server we need is down or refuses us (HTTP 503)
+└── BlobNotFound            no object under that key
 """
 
 from __future__ import annotations
