@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import anyio
 import uvicorn
-from api.app import create_app
 
+from api.app import create_app
 from cli.bootstrap import api_services, log_followers, open_core
 from infra.settings import Settings
 
