@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from api import ApiServices, create_app
 from commands.messages import CompleteProcessing
 from domain import events as ev
-from infra.imaging import probe
-from tests.fakes import FakePorts, fake_ports, image_bytes
+from tests.fakes import FakePorts, image_bytes
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def ports() -> FakePorts:
-    return fake_ports()
-
-
-@pytest.fixture
-def rings() -> list[None]:
-    return []
-
-
-@pytest.fixture
-async def client(ports: FakePorts, rings: list[None]) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    services = ApiServices(
-        commands=ports.commands,
-        read_model=ports.read_model,
-        log=ports.log,
-        blobs=ports.blobs,
-        probe=probe,
-        max_pixels=1_000_000,
-        notify=lambda: rings.append(None),
-    )
-    async with AsyncTestClient(app=create_app(services)) as client:
-        yield client
 
 
 async def upload(client: httpx.AsyncClient, processing: str | None = None) -> UUID:

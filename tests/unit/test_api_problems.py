@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from api import ApiServices, create_app
-from infra.imaging import probe
-from tests.fakes import FakePorts, fake_ports
+from tests.fakes import FakePorts
 
 PROBLEM = "application/problem+json"
 MEMBERS = {"type", "title", "status", "detail", "instance"}
-
-
-@pytest.fixture
-def ports() -> FakePorts:
-    return fake_ports()
-
-
-@pytest.fixture
-async def client(ports: FakePorts) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    services = ApiServices(
-        commands=ports.commands,
-        read_model=ports.read_model,
-        log=ports.log,
-        blobs=ports.blobs,
-        probe=probe,
-        max_pixels=1_000_000,
-    )
-    async with AsyncTestClient(app=create_app(services)) as client:
-        yield client
 
 
 @pytest.mark.parametrize(

@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from api import ApiServices, create_app
 from commands.messages import CompleteProcessing, DeleteImage, FailProcessing
 from domain.keys import original_key, result_key
-from infra.imaging import probe
-from tests.fakes import FakePorts, fake_ports, image_bytes
+from tests.fakes import FakePorts, image_bytes
 
 PROBLEM = "application/problem+json"
 ORIGINAL = image_bytes(40, 30)
 RESULT = image_bytes(20, 15, "GIF")
-
-
-@pytest.fixture
-def ports() -> FakePorts:
-    ports = fake_ports()
-    ports.blobs.chunk_size = 100  # several chunks per image
-    return ports
-
-
-@pytest.fixture
-async def client(ports: FakePorts) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    services = ApiServices(
-        commands=ports.commands,
-        read_model=ports.read_model,
-        log=ports.log,
-        blobs=ports.blobs,
-        probe=probe,
-        max_pixels=1_000_000,
-    )
-    async with AsyncTestClient(app=create_app(services)) as client:
-        yield client
 
 
 async def upload(client: httpx.AsyncClient, processing: str | None = None) -> UUID:

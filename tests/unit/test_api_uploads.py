@@ -4,49 +4,24 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import AsyncIterator
+from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
-from api import ApiServices, create_app
 from commands.errors import EventStoreUnavailable
 from domain import events as ev
 from domain.keys import original_key
-from infra.imaging import probe
-from tests.fakes import FakePorts, fake_ports, image_bytes
+from tests.fakes import FakePorts, image_bytes
 
 PROBLEM = "application/problem+json"
 LIMIT = 64 * 1024
 
 
 @pytest.fixture
-def ports() -> FakePorts:
-    return fake_ports()
-
-
-@pytest.fixture
-def rings() -> list[None]:
-    return []
-
-
-@pytest.fixture
-async def client(ports: FakePorts, rings: list[None]) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    services = ApiServices(
-        commands=ports.commands,
-        read_model=ports.read_model,
-        log=ports.log,
-        blobs=ports.blobs,
-        probe=probe,
-        max_pixels=1_000_000,
-        max_upload_bytes=LIMIT,
-        notify=lambda: rings.append(None),
-    )
-    async with AsyncTestClient(app=create_app(services)) as client:
-        yield client
+def api_limits() -> dict[str, Any]:
+    return {"max_pixels": 1_000_000, "max_upload_bytes": LIMIT}
 
 
 async def upload(

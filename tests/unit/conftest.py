@@ -1,0 +1,48 @@
+"""The API on in-memory ports, as most unit tests meet it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from api import ApiServices, create_app
+from infra.imaging import probe
+from tests.fakes import FakePorts, fake_ports
+
+
+@pytest.fixture
+def ports() -> FakePorts:
+    return fake_ports()
+
+
+@pytest.fixture
+def rings() -> list[None]:
+    """One entry each time the API wakes the event followers."""
+    return []
+
+
+@pytest.fixture
+def api_limits() -> dict[str, Any]:
+    """Overridden by test modules that need other limits."""
+    return {"max_pixels": 1_000_000}
+
+
+@pytest.fixture
+async def client(
+    ports: FakePorts, rings: list[None], api_limits: dict[str, Any]
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    services = ApiServices(
+        commands=ports.commands,
+        read_model=ports.read_model,
+        log=ports.log,
+        blobs=ports.blobs,
+        probe=probe,
+        notify=lambda: rings.append(None),
+        **api_limits,
+    )
+    async with AsyncTestClient(app=create_app(services)) as client:
+        yield client
