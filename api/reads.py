@@ -31,6 +31,9 @@ class Blob(NamedTuple):
     size: int
 
 
+_MAYBE_STALE = frozenset({ImageStatus.UPLOADED, ImageStatus.PROCESSING})
+
+
 def parse_image_id(text: str) -> UUID:
     """Ids are UUIDs; anything else names no image."""
     try:
@@ -42,12 +45,16 @@ def parse_image_id(text: str) -> UUID:
 async def find_image(services: ApiServices, image_id: UUID) -> ImageRow:
     """The image's row; deleted and unknown images are not found.
 
-    Right after a command is accepted the projection may not have caught up yet, so a
-    missing row is rebuilt from the image's own events: a client reads its own writes.
+    Right after a command is accepted the projection may not have caught up yet. A
+    missing row, or one still waiting for processing, is checked against the image's
+    own events, so a client reads its own writes and never sees an image go back from
+    processed to processing.
     """
     row = await in_thread(services.read_model.get, image_id)
-    if row is None:
-        row = replay(await in_thread(services.log.history, image_id))
+    if row is None or row.status in _MAYBE_STALE:
+        fresh = replay(await in_thread(services.log.history, image_id))
+        if fresh is not None and (row is None or fresh.version > row.version):
+            row = fresh
     if row is None or row.status is ImageStatus.DELETED:
         raise ImageNotFound(image_id)
     return row

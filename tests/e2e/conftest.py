@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,11 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.servers import free_port, postgres_database
 
 
 class Service:
@@ -29,11 +25,20 @@ class Service:
         return httpx.Client(base_url=self.base_url, timeout=10)
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    data_dir = tmp_path_factory.mktemp("imgproc")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGPROC_")}
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """`imgproc dev` on the embedded SQLite store, then on PostgreSQL."""
+    with contextlib.ExitStack() as stack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IMGPROC_")}
+        if request.param == "postgres":
+            env["IMGPROC_DATABASE_URL"] = stack.enter_context(postgres_database())
+        yield from _run_dev(tmp_path_factory.mktemp("imgproc"), env)
+
+
+def _run_dev(data_dir: Path, env: dict[str, str]) -> Iterator[Service]:
+    port = free_port()
     log_file = data_dir / "service.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "dev", "--port", str(port), "--data-dir", str(data_dir)],

@@ -153,6 +153,18 @@ async def test_status_is_answered_right_after_upload_before_the_projection_catch
     assert status["links"]["original"] == f"/api/v1/images/{image_id}/original"
 
 
+async def test_an_image_never_seems_to_go_back_from_processed_to_processing(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client, "grayscale")
+    ports.project()  # the read model has the request...
+    await complete(ports, image_id)  # ...but not yet its result
+
+    status = (await client.get(f"/api/v1/images/{image_id}/status")).json()
+    assert status["status"] == "processed"
+    assert (await client.get(f"/api/v1/images/{image_id}")).content == RESULT
+
+
 async def test_status_of_a_processed_image_describes_its_result(
     client: httpx.AsyncClient, ports: FakePorts
 ) -> None:
