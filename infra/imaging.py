@@ -34,6 +34,7 @@ _CONTENT_TYPES = {
     "gif": "image/gif",
     "tiff": "image/tiff",
     "bmp": "image/bmp",
+    "avif": "image/avif",  # an output format only: uploads in AVIF are not accepted
 }
 
 # Leading bytes of the accepted formats: a file that starts like one of them but does

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,23 +21,39 @@ from domain.spec import Spec, parse_spec
 from domain.status import ImageStatus
 from infra.blobs import BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
-from workers.pipeline import ProcessingError, Rendered, render, result_extension
+from workers.pipeline import (
+    MAX_OUTPUT_DIMENSION,
+    ProcessingError,
+    Rendered,
+    render,
+    result_extension,
+)
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[bytes, Spec, int], Rendered]
+Renderer = Callable[[bytes, Spec], Rendered]
 
-
-def _render(data: bytes, spec: Spec, max_pixels: int) -> Rendered:
-    return render(data, spec, max_pixels=max_pixels)
+# How long past its own deadline a pipeline may run before we stop waiting: the
+# pipeline checks the deadline between steps, not inside one Pillow call.
+TIME_LIMIT_GRACE = 5.0
 
 
 @dataclass(frozen=True)
 class ProcessorSettings:
     max_pixels: int = 50_000_000
+    max_dimension: int = MAX_OUTPUT_DIMENSION
+    time_limit: float = 30.0  # seconds per job
     attempts: int = 3  # for unexpected errors; a bad image fails at once
     backoff: float = 0.2  # seconds before the second attempt, doubled after
     concurrency: int = 2  # pipelines running at once, each in its own thread
+
+    def renderer(self) -> Renderer:
+        return functools.partial(
+            render,
+            max_pixels=self.max_pixels,
+            max_dimension=self.max_dimension,
+            time_limit=self.time_limit,
+        )
 
 
 class Processor:
@@ -51,12 +68,12 @@ class Processor:
         commands: ImageCommands,
         blobs: BlobStore,
         settings: ProcessorSettings = ProcessorSettings(),
-        renderer: Renderer = _render,
+        renderer: Renderer | None = None,
     ) -> None:
         self.commands = commands
         self.blobs = blobs
         self.settings = settings
-        self.renderer = renderer
+        self.renderer = renderer or settings.renderer()
         self._pipelines = anyio.CapacityLimiter(settings.concurrency)
 
     async def handle(self, batch: Sequence[EventEnvelope]) -> None:
@@ -109,13 +126,7 @@ class Processor:
         delay = self.settings.backoff
         for attempt in range(1, self.settings.attempts + 1):
             try:
-                return await anyio.to_thread.run_sync(
-                    self.renderer,
-                    original,
-                    spec,
-                    self.settings.max_pixels,
-                    limiter=self._pipelines,
-                )
+                return await self._render_in_time(original, spec)
             except (ProcessingError, DependencyUnavailable, EventStoreUnavailable):
                 raise
             except Exception as e:
@@ -126,6 +137,20 @@ class Processor:
                 await asyncio.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
+
+    async def _render_in_time(self, original: bytes, spec: Spec) -> Rendered:
+        limit = self.settings.time_limit
+        try:
+            with anyio.fail_after(limit + TIME_LIMIT_GRACE):
+                return await anyio.to_thread.run_sync(
+                    self.renderer,
+                    original,
+                    spec,
+                    limiter=self._pipelines,
+                    abandon_on_cancel=True,
+                )
+        except TimeoutError:
+            raise ProcessingError(f"processing took longer than {limit:g} s") from None
 
     async def _fail(self, event: EventEnvelope, request_no: int, reason: str) -> None:
         log.info("image %s request %d failed: %s", event.image_id, request_no, reason)

@@ -8,7 +8,44 @@ import zlib
 
 from PIL import Image
 
+from domain.spec import parse_spec
+from workers.pipeline import MAX_OUTPUT_DIMENSION, Rendered, render
+
 ORIENTATION = 0x0112
+LIMIT = 10_000_000
+BLACK, WHITE = (0, 0, 0), (255, 255, 255)
+
+
+def run(
+    data: bytes,
+    spec: str,
+    max_pixels: int = LIMIT,
+    max_dimension: int = MAX_OUTPUT_DIMENSION,
+    time_limit: float | None = None,
+) -> Rendered:
+    """Render `spec` on `data` with test limits."""
+    return render(
+        data,
+        parse_spec(spec),
+        max_pixels=max_pixels,
+        max_dimension=max_dimension,
+        time_limit=time_limit,
+    )
+
+
+def looks_black(value: tuple[int, ...]) -> bool:
+    return all(channel < 40 for channel in value[:3])
+
+
+def close_to(value: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 12) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(value, expected, strict=True))
+
+
+def mean_difference(first: Image.Image, second: Image.Image) -> float:
+    """Mean absolute difference per sample of two images of the same size and mode."""
+    assert first.size == second.size and first.mode == second.mode
+    a, b = first.tobytes(), second.tobytes()
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
 
 
 def encoded(

@@ -18,13 +18,11 @@ from domain.spec import (
     Sharpen,
     Spec,
     Thumbnail,
+    Watermark,
     parse_spec,
 )
-
-OPERATION_NAMES = {
-    *("resize", "thumbnail", "crop", "grayscale", "blur", "sharpen"),
-    *("rotate", "flip", "brightness", "contrast", "format"),
-}
+from domain.spec_values import MAX_TEXT_LENGTH
+from tests.unit.corpus.specs import OPERATION_NAMES, operation_text, spec_text, watermark_text
 
 
 def test_the_seed_spec_means_fit_into_a_100_pixel_box_and_is_already_canonical() -> None:
@@ -72,6 +70,20 @@ def test_a_pipeline_keeps_its_operations_in_order() -> None:
         (" Grayscale | FLIP:H ", "grayscale|flip:h"),
         ("thumbnail:0064", "thumbnail:64"),
         ("brightness:1.0", "brightness:1"),
+        ("resize:10x20,mode=fill,gravity=center", "resize:10x20,mode=fill"),
+        ("resize:10x20,gravity=SMART,mode=fill", "resize:10x20,mode=fill,gravity=smart"),
+        ("rotate:45,background=#FFF", "rotate:45,background=ffffff"),
+        ("rotate:45,background=FF0000ff", "rotate:45,background=ff0000"),
+        ("rotate:45,background=f008", "rotate:45,background=ff000088"),
+        ("watermark:Hello,position=southeast,opacity=0.5", "watermark:Hello"),
+        ("watermark:Caf\u00e9 %26 co,OPACITY=.25", "watermark:Caf\u00e9 & co,opacity=0.25"),
+        ("watermark:a%2Cb%7Cc%3Dd%25", "watermark:a%2Cb%7Cc%3Dd%25"),
+        ("watermark:%20padded%20", "watermark:%20padded%20"),
+        ("format:avif,quality=60", "format:avif"),
+        ("format:jpeg,progressive=false,strip=true", "format:jpeg"),
+        ("format:jpeg,background=FFFFFF", "format:jpeg"),
+        ("format:webp,lossless=TRUE", "format:webp,lossless=true"),
+        ("format:png,strip=false", "format:png,strip=false"),
     ],
 )
 def test_equivalent_spellings_share_one_canonical_form(written: str, canonical: str) -> None:
@@ -103,6 +115,33 @@ def test_rotation_defaults_to_expanding_the_canvas() -> None:
     assert parse_spec("rotate:30").operations == (Rotate(30.0, expand=True),)
 
 
+def test_fill_takes_a_gravity_and_smart_is_one() -> None:
+    (resize,) = parse_spec("resize:300x200,mode=fill,gravity=northeast").operations
+    (smart,) = parse_spec("resize:300x200,mode=fill,gravity=smart").operations
+
+    assert isinstance(resize, Resize) and resize.gravity == "northeast"
+    assert isinstance(smart, Resize) and smart.gravity == "smart"
+
+
+def test_watermark_text_is_taken_as_written_with_escapes_decoded() -> None:
+    (mark,) = parse_spec(
+        "watermark:\u00a9 ACME%2C Inc.,position=north,opacity=0.8,size=24"
+    ).operations
+
+    assert mark == Watermark("\u00a9 ACME, Inc.", "north", 0.8, 24)
+
+
+def test_output_options_are_read_per_format() -> None:
+    (jpeg,) = parse_spec("format:jpg,quality=70,progressive=true,strip=false").operations
+    (webp,) = parse_spec("format:webp,lossless=true").operations
+    (avif,) = parse_spec("format:avif").operations
+
+    assert jpeg == Format("jpeg", 70, progressive=True, strip=False)
+    assert webp == Format("webp", None, lossless=True)
+    assert avif == Format("avif", 60)
+    assert parse_spec("format:png").output == Format("png")
+
+
 @pytest.mark.parametrize("blank", ["", "   ", "\n"])
 def test_a_blank_spec_is_rejected(blank: str) -> None:
     with pytest.raises(InvalidSpec, match="empty"):
@@ -132,8 +171,25 @@ def test_a_blank_spec_is_rejected(blank: str) -> None:
         ("crop:0,0,0,5", "crop:0,0,0,5", "width"),
         ("grayscale:1", "grayscale:1", "no arguments"),
         ("flip:d", "flip:d", "h, v"),
-        ("format:bmp", "format:bmp", "jpeg, png, webp, gif"),
-        ("format:png,quality=50", "format:png,quality=50", "jpeg and webp"),
+        ("format:bmp", "format:bmp", "jpeg, png, webp, gif, avif"),
+        ("format:png,quality=50", "format:png,quality=50", "lossy jpeg, webp and avif"),
+        ("format:webp,lossless=true,quality=50", "format:webp,lossless=true,quality=50", "lossy"),
+        ("format:png,progressive=true", "format:png,progressive=true", "applies to jpeg"),
+        ("format:jpeg,lossless=true", "format:jpeg,lossless=true", "applies to webp"),
+        ("format:png,background=000", "format:png,background=000", "applies to jpeg"),
+        ("format:png,strip=maybe", "format:png,strip=maybe", "true, false"),
+        ("resize:10x10,gravity=north", "resize:10x10,gravity=north", "mode=fill only"),
+        ("resize:10x10,mode=fill,gravity=up", "resize:10x10,mode=fill,gravity=up", "smart"),
+        ("rotate:10,background=red", "rotate:10,background=red", "hex colour"),
+        ("rotate:10,background=12345", "rotate:10,background=12345", "hex colour"),
+        ("watermark", "watermark", "expected the text"),
+        ("watermark:%20", "watermark:%20", "empty"),
+        ("watermark:a,b", "watermark:a,b", "expected the text"),
+        ("watermark:a%0Ab", "watermark:a%0Ab", "control"),
+        ("watermark:%FF", "watermark:%FF", "not UTF-8"),
+        ("watermark:a,opacity=0", "watermark:a,opacity=0", "above 0"),
+        ("watermark:a,position=smart", "watermark:a,position=smart", "northwest"),
+        ("watermark:" + "w" * 201, "watermark:" + "w" * 201, "longer than"),
         ("format:jpeg,quality=0", "format:jpeg,quality=0", "1..100"),
         ("format:jpeg,quality=9.5", "format:jpeg,quality=9.5", "whole number"),
         ("brightness:11", "brightness:11", "at most 10"),
@@ -158,81 +214,10 @@ def test_an_overlong_spec_is_rejected() -> None:
         parse_spec("grayscale|" * 200)
 
 
-# Generated specs: the surface forms a client may write.
+# Generated specs: the surface forms a client may write (tests/unit/corpus/specs.py).
 
-
-def _any_case(word: str) -> st.SearchStrategy[str]:
-    return st.sampled_from([word, word.upper(), word.capitalize()])
-
-
-def _decimal_text(low: float, high: float, *, above: bool = False) -> st.SearchStrategy[str]:
-    """Decimal numbers as a client writes them, within [low, high] (or (low, high])."""
-    digits = st.text("0123456789", max_size=5)
-    return (
-        st.tuples(st.sampled_from(["", "-", "+"]), st.integers(0, int(high)), digits)
-        .map(lambda parts: f"{parts[0]}{parts[1]}" + (f".{parts[2]}" if parts[2] else ""))
-        .map(lambda text: (text, round(float(text), 3)))
-        .filter(lambda pair: (low < pair[1] if above else low <= pair[1]) and pair[1] <= high)
-        .map(lambda pair: pair[0])
-    )
-
-
-_dimension = st.integers(1, 16384).map(str)
-_bool = st.sampled_from(["true", "false", "TRUE", "False"])
-
-
-@st.composite
-def _resize(draw: st.DrawFn) -> str:
-    width, height = draw(_dimension), draw(_dimension)
-    box = draw(st.sampled_from([f"{width}x{height}", f"{width}X{height}", width, f"x{height}"]))
-    options = []
-    has_both_sides = "x" in box.lower() and not box.lower().startswith("x")
-    if has_both_sides and draw(st.booleans()):
-        options.append("mode=" + draw(st.sampled_from(["fit", "fill", "force", "FILL"])))
-    if draw(st.booleans()):
-        options.append("upscale=" + draw(_bool))
-    return ",".join([draw(_any_case("resize")) + ":" + box, *draw(st.permutations(options))])
-
-
-@st.composite
-def _sharpen(draw: st.DrawFn) -> str:
-    options = []
-    if draw(st.booleans()):
-        options.append(f"amount={draw(st.integers(1, 500))}")
-    if draw(st.booleans()):
-        options.append(f"radius={draw(_decimal_text(0, 100, above=True))}")
-    if draw(st.booleans()):
-        options.append(f"threshold={draw(st.integers(0, 255))}")
-    options = draw(st.permutations(options))
-    return "sharpen" + (":" + ",".join(options) if options else "")
-
-
-@st.composite
-def _format(draw: st.DrawFn) -> str:
-    name = draw(st.sampled_from(["jpeg", "jpg", "JPG", "png", "webp", "gif"]))
-    if name.lower() in ("jpeg", "jpg", "webp") and draw(st.booleans()):
-        return f"format:{name},quality={draw(st.integers(1, 100))}"
-    return f"format:{name}"
-
-
-_operation_text = st.one_of(
-    _resize(),
-    _dimension.map(lambda size: f"thumbnail:{size}"),
-    st.tuples(st.integers(0, 16384), st.integers(0, 16384), _dimension, _dimension).map(
-        lambda box: "crop:" + ",".join(map(str, box))
-    ),
-    _any_case("grayscale"),
-    _decimal_text(0, 100, above=True).map(lambda radius: f"blur:{radius}"),
-    _sharpen(),
-    st.tuples(_decimal_text(-36000, 36000), st.none() | _bool).map(
-        lambda angle: f"rotate:{angle[0]}" + (f",expand={angle[1]}" if angle[1] else "")
-    ),
-    st.sampled_from(["flip:h", "flip:v", "flip:H"]),
-    _decimal_text(0, 10).map(lambda factor: f"brightness:{factor}"),
-    _decimal_text(0, 10).map(lambda factor: f"contrast:{factor}"),
-    _format(),
-)
-_spec_text = st.lists(_operation_text, min_size=1, max_size=6).map("|".join)
+_spec_text = spec_text()
+_operation_text = operation_text()
 
 
 @given(_spec_text)
@@ -255,7 +240,9 @@ def test_a_spec_survives_a_msgspec_round_trip(text: str) -> None:
 
 _bad_operation = st.one_of(
     st.from_regex(r"[a-z]{1,12}", fullmatch=True).filter(lambda name: name not in OPERATION_NAMES),
-    st.sampled_from(["resize:abc", "blur:0", "crop:1,2", "flip:x", "format:tiff", "rotate:x"]),
+    st.sampled_from(
+        ["resize:abc", "blur:0", "crop:1,2", "flip:x", "format:tiff", "rotate:x", "watermark"]
+    ),
 )
 
 
@@ -286,3 +273,11 @@ def test_text_close_to_the_grammar_either_parses_or_raises_invalid_spec(text: st
     except InvalidSpec:
         return
     assert parse_spec(spec.canonical) == spec
+
+
+@given(watermark_text)
+def test_any_watermark_text_survives_the_canonical_form(text: str) -> None:
+    (mark,) = parse_spec(f"watermark:{text}").operations
+
+    assert isinstance(mark, Watermark) and 0 < len(mark.label) <= MAX_TEXT_LENGTH
+    assert parse_spec(mark.text()).operations == (mark,)

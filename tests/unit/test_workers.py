@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
+from unittest.mock import patch
 from uuid import UUID, uuid4
 
 import pytest
@@ -87,11 +89,11 @@ async def test_unexpected_errors_are_retried_then_fail_the_image() -> None:
     image_id = await uploaded(ports, image_bytes())
     calls: list[int] = []
 
-    def flaky(data: bytes, spec, max_pixels: int):  # type: ignore[no-untyped-def]
+    def flaky(data: bytes, spec):  # type: ignore[no-untyped-def]
         calls.append(1)
         if len(calls) < 2:
             raise RuntimeError("worker hiccup")
-        return render(data, spec, max_pixels=max_pixels)
+        return render(data, spec, max_pixels=1_000_000)
 
     await Processor(ports.commands, ports.blobs, FAST, renderer=flaky).handle(
         ports.log.read(0, 100)
@@ -101,7 +103,7 @@ async def test_unexpected_errors_are_retried_then_fail_the_image() -> None:
 
     other = await uploaded(ports, image_bytes())
 
-    def broken(data: bytes, spec, max_pixels: int):  # type: ignore[no-untyped-def]
+    def broken(data: bytes, spec):  # type: ignore[no-untyped-def]
         raise RuntimeError("always")
 
     await Processor(ports.commands, ports.blobs, FAST, renderer=broken).handle(
@@ -110,6 +112,23 @@ async def test_unexpected_errors_are_retried_then_fail_the_image() -> None:
     image = ports.commands.image(other)
     assert image.status is ImageStatus.FAILED
     assert image.error == "internal error: RuntimeError"
+
+
+async def test_a_job_over_its_time_limit_fails_and_the_worker_goes_on() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes())
+
+    def stuck(data: bytes, spec):  # type: ignore[no-untyped-def]
+        time.sleep(0.5)  # one long Pillow call that never reaches a deadline check
+
+    settings = ProcessorSettings(time_limit=0.01, attempts=1)
+    with patch("workers.processor.TIME_LIMIT_GRACE", 0.05):
+        await Processor(ports.commands, ports.blobs, settings, renderer=stuck).handle(
+            ports.log.read(0, 100)
+        )
+    image = ports.commands.image(image_id)
+    assert image.status is ImageStatus.FAILED
+    assert image.error == "processing took longer than 0.01 s"
 
 
 async def test_a_store_that_is_down_records_nothing_and_the_request_waits() -> None:
