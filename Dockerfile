@@ -37,11 +37,14 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /app --create-home imgproc
 
 COPY --from=build /opt/imgproc /opt/imgproc
+# In a container the API listens on every interface; SERVER_PORT (default 8080) picks the port.
 ENV PATH=/opt/imgproc/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    IMGPROC_HOST=0.0.0.0
 
 USER imgproc
+# Settings also come from /app/config/local.yaml when one is mounted there.
 WORKDIR /app
 EXPOSE 8080
 ENTRYPOINT ["imgproc"]

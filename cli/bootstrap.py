@@ -1,14 +1,15 @@
 """The composition root: builds the object graph from settings.
 
 Nothing here runs at import; each function opens what it returns and the
-caller closes it.
+caller closes it. Settings pick the adapters: PostgreSQL or SQLite, S3 or a
+local directory; Kafka's part is in cli/processes/kafka.py.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 from api.deps import ApiServices
@@ -19,6 +20,7 @@ from infra.database import Database, open_database
 from infra.event_store import SqlEventLog, open_image_commands
 from infra.filesystem import FilesystemBlobStore
 from infra.migrate import upgrade
+from infra.s3 import S3BlobStore
 from infra.settings import Settings
 from projections.sql import SqlReadModel
 from workers.consumer import Consumer
@@ -44,11 +46,19 @@ class Core:
 
 
 @contextmanager
-def open_core(settings: Settings, *, migrate: bool = True) -> Iterator[Core]:
+def open_core(
+    settings: Settings, *, migrate: bool = True, blobs: BlobStore | None = None
+) -> Iterator[Core]:
+    """The stores on the configured database; blobs in the local directory unless given
+    (an S3 store opens asynchronously: see open_blob_store)."""
     if migrate:
         upgrade(settings)
     database = open_database(settings)
-    commands = open_image_commands(settings)
+    try:
+        commands = open_image_commands(settings)
+    except BaseException:
+        database.close()
+        raise
     try:
         yield Core(
             settings=settings,
@@ -56,12 +66,32 @@ def open_core(settings: Settings, *, migrate: bool = True) -> Iterator[Core]:
             commands=commands,
             log=SqlEventLog(commands),
             read_model=SqlReadModel(database),
-            blobs=FilesystemBlobStore(settings.blob_dir),
+            blobs=blobs if blobs is not None else FilesystemBlobStore(settings.blob_dir),
             doorbell=Doorbell(),
         )
     finally:
         commands.close()
         database.close()
+
+
+@asynccontextmanager
+async def open_blob_store(settings: Settings) -> AsyncIterator[BlobStore]:
+    """S3 when configured (checked to answer: DependencyUnavailable if it does not),
+    else the directory under the data dir."""
+    if not settings.uses_s3:
+        yield FilesystemBlobStore(settings.blob_dir)
+        return
+    store = S3BlobStore(
+        endpoint_url=settings.s3_endpoint_url,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+        bucket=settings.bucket,
+        region=settings.s3_region,
+        create_bucket=settings.s3_create_bucket,
+    )
+    async with store:
+        await store.check()
+        yield store
 
 
 def api_services(core: Core) -> ApiServices:
@@ -77,31 +107,38 @@ def api_services(core: Core) -> ApiServices:
     )
 
 
-def log_followers(core: Core) -> list[LogFollower]:
-    """Processor, projector and janitor, each following the event log."""
+def processor(core: Core) -> Processor:
     settings = core.settings
-    processor = Processor(
+    return Processor(
         core.commands,
         core.blobs,
         ProcessorSettings(
             max_pixels=settings.max_pixels,
+            max_dimension=settings.max_output_dimension,
+            time_limit=settings.processing_time_limit,
             attempts=settings.processing_attempts,
             backoff=settings.processing_backoff,
             concurrency=settings.processing_workers,
         ),
     )
+
+
+def log_follower(core: Core, consumer: Consumer) -> LogFollower:
+    """The consumer, following the event store's notification log."""
+    return LogFollower(
+        core.log,
+        core.read_model,
+        consumer,
+        doorbell=core.doorbell,
+        poll_interval=core.settings.poll_interval,
+    )
+
+
+def log_followers(core: Core) -> list[LogFollower]:
+    """Processor, projector and janitor, each following the event log."""
     consumers: list[Consumer] = [
         ProjectorRunner(core.read_model, core.log),
-        processor,
+        processor(core),
         Janitor(core.blobs),
     ]
-    return [
-        LogFollower(
-            core.log,
-            core.read_model,
-            consumer,
-            doorbell=core.doorbell,
-            poll_interval=settings.poll_interval,
-        )
-        for consumer in consumers
-    ]
+    return [log_follower(core, consumer) for consumer in consumers]

@@ -11,6 +11,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from cli.events import events_app
+from cli.projections import projections_app
 from infra.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -63,21 +65,71 @@ def dev(
 ) -> None:
     """Run the whole service in one process (embedded store, local blob directory)."""
     from cli.embedded import serve_embedded
+    from cli.processes.lifecycle import exit_on_startup_error
 
     settings = _settings(config, host=host, port=port, data_dir=data_dir)
     _configure_logging(settings.log_level)
-    asyncio.run(serve_embedded(settings))
+    with exit_on_startup_error():
+        asyncio.run(serve_embedded(settings))
 
 
 @app.command()
 def migrate(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Create or upgrade every table (event store, read model, positions)."""
+    from cli.processes.lifecycle import exit_on_startup_error
     from infra.migrate import upgrade
 
     settings = _settings(config, data_dir=data_dir)
     _configure_logging(settings.log_level)
-    upgrade(settings)
+    with exit_on_startup_error():
+        upgrade(settings)
     typer.echo("migrations applied")
+
+
+def _run_role(role: str, config: Path | None, **overrides: object) -> None:
+    from cli.production import run_role
+
+    settings = _settings(config, **overrides)
+    _configure_logging(settings.log_level)
+    run_role(role, settings)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the HTTP API alone (production; run `imgproc migrate` first)."""
+    _run_role("api", config, host=host, port=port)
+
+
+@app.command()
+def process(config: ConfigOption = None) -> None:
+    """Process images: consume the event stream in the processor group."""
+    _run_role("processor", config)
+
+
+@app.command()
+def project(config: ConfigOption = None) -> None:
+    """Maintain the read model: consume the event stream in the projector group."""
+    _run_role("projector", config)
+
+
+@app.command()
+def relay(config: ConfigOption = None) -> None:
+    """Publish the event store's log to Kafka."""
+    _run_role("relay", config)
+
+
+@app.command()
+def janitor(config: ConfigOption = None) -> None:
+    """Remove deleted images' blobs: consume the event stream in the janitor group."""
+    _run_role("janitor", config)
+
+
+app.add_typer(events_app, name="events")
+app.add_typer(projections_app, name="projections")
 
 
 def main() -> None:

@@ -8,20 +8,28 @@ A notification id is an event's position in the log: the rowid on SQLite,
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
+import eventsourcing.postgres
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import Environment, retry
 from psycopg.conninfo import conninfo_to_dict
 
 from commands.application import ImageCommands
 from domain.events import EventEnvelope, envelope
 from infra.errors import DependencyUnavailable
-from infra.postgres import CONNECT_TIMEOUT_SECONDS, check_reachable
+from infra.postgres import check_reachable
 from infra.settings import Settings
 
 T = TypeVar("T")
@@ -29,6 +37,8 @@ T = TypeVar("T")
 SQLITE_LOCK_TIMEOUT_SECONDS = 10
 POSTGRES_POOL_SIZE = 2  # kept open
 POSTGRES_MAX_OVERFLOW = 8  # opened under load
+# How long a call waits for a pooled connection, per try; the recorder tries twice.
+POSTGRES_POOL_TIMEOUT_SECONDS = 2
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:
@@ -42,18 +52,61 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         }
     params = conninfo_to_dict(settings.database_url)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": f"{__name__}:{PostgresFactory.__name__}",
         "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
         "POSTGRES_HOST": str(params.get("host", "localhost")),
         "POSTGRES_PORT": str(params.get("port", "5432")),
         "POSTGRES_USER": str(params.get("user", "postgres")),
         "POSTGRES_PASSWORD": str(params.get("password", "")),
-        "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
+        "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_POOL_TIMEOUT_SECONDS),
+        "POSTGRES_SSLMODE": str(params.get("sslmode", "")),
         "POSTGRES_POOL_SIZE": str(POSTGRES_POOL_SIZE),
         "POSTGRES_MAX_OVERFLOW": str(POSTGRES_MAX_OVERFLOW),
         "POSTGRES_PRE_PING": "true",  # a restarted server costs no failed command
         "CREATE_TABLE": "false",
     }
+
+
+_TWO_TRIES = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.1)
+
+
+class FailFastRecorder(PostgresApplicationRecorder):
+    """The library's recorder, giving up after two tries instead of ten.
+
+    Each try waits up to the pool timeout for a connection, so ten tries made a
+    dead server take half a minute to report (and a request as long to get its
+    503); two still ride out one dropped connection.
+    """
+
+    insert_events = _TWO_TRIES(inspect.unwrap(PostgresApplicationRecorder.insert_events))
+    select_events = _TWO_TRIES(inspect.unwrap(PostgresApplicationRecorder.select_events))
+    select_notifications = _TWO_TRIES(
+        inspect.unwrap(PostgresApplicationRecorder.select_notifications)
+    )
+    max_notification_id = _TWO_TRIES(
+        inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
+    )
+
+
+class PostgresFactory(eventsourcing.postgres.PostgresFactory):
+    """The library's PostgreSQL persistence, with the fail-fast recorder and the SSL
+    mode (POSTGRES_SSLMODE), which its own settings have no name for."""
+
+    application_recorder_class = FailFastRecorder
+
+    def __init__(self, env: Environment | dict[str, str] | None) -> None:
+        super().__init__(env)
+        sslmode = self.env.get("POSTGRES_SSLMODE")
+        if sslmode:
+            # The pool opens lazily; every connection it makes uses these arguments.
+            kwargs = cast(dict[str, Any], self.datastore.pool.kwargs)
+            kwargs["sslmode"] = sslmode
+
+
+def notification_channel(app: ImageCommands) -> str | None:
+    """The channel PostgreSQL NOTIFYs when events are recorded; None on SQLite."""
+    recorder = app.recorder
+    return recorder.channel_name if isinstance(recorder, PostgresApplicationRecorder) else None
 
 
 def open_image_commands(settings: Settings) -> ImageCommands:

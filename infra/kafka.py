@@ -253,3 +253,14 @@ class EventConsumer:
 
     def assignment(self) -> frozenset[Partition]:
         return _ours(self._consumer.assignment())
+
+    def rewind(self, records: Iterable[Record]) -> None:
+        """Read these records again: each partition still assigned goes back to the first."""
+        first: dict[Partition, int] = {}
+        for record in records:
+            where = Partition(record.topic, record.partition)
+            first[where] = min(first.get(where, record.offset), record.offset)
+        owned = self.assignment()
+        for where, offset in first.items():
+            if where in owned:  # a partition moved away is the new owner's to read
+                self.seek(where, offset)

@@ -1,4 +1,5 @@
-"""PostgreSQL through a psycopg connection pool, opened explicitly, never at import.
+"""PostgreSQL through a psycopg connection pool, opened explicitly, never at import,
+and `PostgresSession`, one asynchronous connection for LISTEN/NOTIFY and advisory locks.
 
 Every failure to reach the server (refused, timed out, pool exhausted, dropped
 connection) surfaces as `DependencyUnavailable("postgres", ...)`.
@@ -6,11 +7,13 @@ connection) surfaces as `DependencyUnavailable("postgres", ...)`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal
 
 import psycopg
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from infra.errors import DependencyUnavailable
@@ -77,3 +80,54 @@ class PostgresDatabase:
 
     def close(self) -> None:
         self._pool.close()
+
+
+class PostgresSession:
+    """One dedicated asynchronous connection: for LISTEN and for session advisory locks,
+    which belong to a connection and so cannot come from a pool."""
+
+    def __init__(self, connection: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        self._connection = connection
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresSession:
+        try:
+            connection = await psycopg.AsyncConnection.connect(
+                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            )
+        except psycopg.OperationalError as e:
+            raise DependencyUnavailable("postgres", str(e)) from e
+        return cls(connection)
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+    async def wait_for_lock(self, key: int, *, poll_interval: float = 1.0) -> None:
+        """Take the session advisory lock `key`, waiting while another session holds it.
+
+        Polled rather than blocking, so that the wait can be cancelled on shutdown.
+        """
+        with _unavailable_on_error():
+            while True:
+                cursor = await self._connection.execute("SELECT pg_try_advisory_lock(%s)", [key])
+                row = await cursor.fetchone()
+                if row is not None and row[0]:
+                    return
+                await asyncio.sleep(poll_interval)
+
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
+        """Call on_notify for every NOTIFY on channel until cancelled; DependencyUnavailable
+        when the connection is lost."""
+        with _unavailable_on_error():
+            await self._connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            async for _ in self._connection.notifies():
+                on_notify()
+        raise DependencyUnavailable("postgres", f"stopped listening on {channel!r}")
+
+
+@contextmanager
+def _unavailable_on_error() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.OperationalError as e:
+        raise DependencyUnavailable("postgres", str(e)) from e

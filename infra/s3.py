@@ -51,8 +51,8 @@ class S3BlobStore:
         self,
         *,
         endpoint_url: str | None,
-        access_key: str,
-        secret_key: str,
+        access_key: str | None,  # None for both: the AWS credential chain (roles, profiles)
+        secret_key: str | None,
         bucket: str,
         region: str = "us-east-1",
         create_bucket: bool = False,

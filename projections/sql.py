@@ -1,4 +1,4 @@
-"""The read model in SQL: `image_status` rows and the `tracking` positions.
+"""The read model in SQL: `image_status` rows, the `tracking` positions and `kafka_offsets`.
 
 Portable SQL for SQLite and PostgreSQL (tables from the migrations). Values are
 bound as plain text and numbers, which both accept: UUIDs and timestamps as
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import Enum
+from operator import attrgetter
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -31,6 +32,13 @@ _UPSERT_PREFIX = f"INSERT INTO image_status ({', '.join(COLUMNS)}) VALUES "
 _UPSERT_ROW = "(" + ", ".join("?" for _ in COLUMNS) + ")"
 _UPSERT_SUFFIX = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(
     f"{column} = excluded.{column}" for column in COLUMNS if column != "id"
+)
+# Under Kafka, batches from a partition that moved between consumers may overlap:
+# an older row never replaces a newer one.
+_UPSERT_NEWER_SUFFIX = _UPSERT_SUFFIX + " WHERE image_status.version < excluded.version"
+_SET_OFFSET = (
+    "INSERT INTO kafka_offsets (consumer, topic, partition, next_offset) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = excluded.next_offset"
 )
 _SET_POSITION = (
     "INSERT INTO tracking (name, position) VALUES (?, ?) "
@@ -100,13 +108,28 @@ class SqlReadModel:
         return Page(items=items, next_cursor=next_cursor)
 
     def save(self, tracker: str, rows: Sequence[ImageRow], position: int) -> None:
-        # One row per image: PostgreSQL refuses to upsert the same key twice in a statement.
-        latest = list({row.id: row for row in rows}.values())
+        """Write rows and the tracker's position in one transaction; a row older than the
+        stored one is left out (a projector that lagged behind a rebuild's swap)."""
         with self._db.transaction() as cursor:
-            for batch in _batches(latest, BATCH_ROWS):
-                query = _UPSERT_PREFIX + ", ".join(_UPSERT_ROW for _ in batch) + _UPSERT_SUFFIX
-                self._execute(cursor, query, [_param(v) for row in batch for v in _values(row)])
+            self._upsert(cursor, rows, _UPSERT_NEWER_SUFFIX)
             self._execute(cursor, _SET_POSITION, [tracker, position])
+
+    def save_with_offsets(
+        self, consumer: str, rows: Sequence[ImageRow], offsets: Mapping[tuple[str, int], int]
+    ) -> None:
+        """Write rows and the consumer's next Kafka offsets (by topic and partition) in one
+        transaction; a row older than the stored one is left out."""
+        with self._db.transaction() as cursor:
+            self._upsert(cursor, rows, _UPSERT_NEWER_SUFFIX)
+            for (topic, partition), offset in sorted(offsets.items()):
+                self._execute(cursor, _SET_OFFSET, [consumer, topic, partition, offset])
+
+    def offsets(self, consumer: str, topic: str) -> dict[int, int]:
+        """The next offset to read of each partition the consumer has stored one for."""
+        query = "SELECT partition, next_offset FROM kafka_offsets WHERE consumer = ? AND topic = ?"
+        with self._read() as cursor:
+            self._execute(cursor, query, [consumer, topic])
+            return {int(partition): int(offset) for partition, offset in cursor.fetchall()}
 
     def position(self, tracker: str) -> int:
         with self._read() as cursor:
@@ -117,6 +140,13 @@ class SqlReadModel:
     def set_position(self, tracker: str, position: int) -> None:
         with self._db.transaction() as cursor:
             self._execute(cursor, _SET_POSITION, [tracker, position])
+
+    def _upsert(self, cursor: Cursor, rows: Sequence[ImageRow], suffix: str) -> None:
+        # One row per image: PostgreSQL refuses to upsert the same key twice in a statement.
+        latest = list({row.id: row for row in rows}.values())
+        for batch in _batches(latest, BATCH_ROWS):
+            query = _UPSERT_PREFIX + ", ".join(_UPSERT_ROW for _ in batch) + suffix
+            self._execute(cursor, query, [_param(v) for row in batch for v in _values(row)])
 
     def _read(self) -> AbstractContextManager[Cursor]:
         return self._db.transaction(readonly=True)
@@ -165,3 +195,75 @@ def _decode_cursor(cursor: str) -> int:
     if position < 1 or _encode_cursor(position) != cursor:
         raise InvalidCursor(cursor)
     return position
+
+
+# Statements on any table shaped like image_status: a rebuild writes a shadow or scratch
+# table with them. Placeholders are `?`, as everywhere in this module.
+
+
+def upsert_rows_statement(table: str, count: int) -> str:
+    """Insert or replace `count` rows of `table` in one statement."""
+    rows = ", ".join(_UPSERT_ROW for _ in range(count))
+    return f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {rows}{_UPSERT_SUFFIX}"
+
+
+def select_rows_statement(table: str, count: int) -> str:
+    """The rows of `table` with any of `count` ids."""
+    marks = ", ".join("?" for _ in range(count))
+    return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE id IN ({marks})"
+
+
+def upsert_json_statement(table: str) -> str:
+    """PostgreSQL: insert or replace any number of rows of `table`, bound as one JSON array
+    of objects (see `rows_json`). One short statement whatever the number of rows, and
+    the values are encoded and decoded in C on both sides."""
+    columns = ", ".join(COLUMNS)
+    return (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} "
+        f"FROM json_populate_recordset(NULL::{table}, ?::json){_UPSERT_SUFFIX}"
+    )
+
+
+def rows_json(rows: Sequence[ImageRow]) -> str:
+    """Rows as the JSON `upsert_json_statement` binds (UUIDs, times, enums as text)."""
+    return msgspec.json.encode(rows).decode()
+
+
+def row_parameters(rows: Iterable[ImageRow]) -> list[Any]:
+    """The bound values of rows, in COLUMNS order, one row after the other: what `_param`
+    gives, converting only the columns whose type needs it (this runs for every row of a
+    rebuild)."""
+    values: list[Any] = []
+    for row in rows:
+        start = len(values)
+        values.extend(msgspec.structs.astuple(row))
+        for index, convert in _CONVERTERS:
+            values[start + index] = convert(values[start + index])
+    return values
+
+
+def row_from_values(values: Sequence[Any]) -> ImageRow:
+    """A row as a SELECT of COLUMNS returns it."""
+    return _image_row(values)
+
+
+def _converters() -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """(column index, conversion) for each column whose values `_param` changes."""
+    info = msgspec.inspect.type_info(ImageRow)
+    assert isinstance(info, msgspec.inspect.StructType)
+    exact: dict[type[msgspec.inspect.Type], Callable[[Any], Any]] = {
+        msgspec.inspect.UUIDType: str,
+        msgspec.inspect.DateTimeType: datetime.isoformat,
+        msgspec.inspect.EnumType: attrgetter("value"),
+    }
+
+    def converter(kind: msgspec.inspect.Type) -> Callable[[Any], Any] | None:
+        if isinstance(kind, msgspec.inspect.UnionType):  # optional: None passes through
+            return _param if any(converter(member) for member in kind.types) else None
+        return exact.get(type(kind))
+
+    found = ((index, converter(field.type)) for index, field in enumerate(info.fields))
+    return tuple((index, convert) for index, convert in found if convert is not None)
+
+
+_CONVERTERS = _converters()

@@ -193,7 +193,7 @@ def test_the_postgres_environment_comes_from_the_url() -> None:
 
     env = event_store_env(settings)
 
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == "infra.event_store:PostgresFactory"
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == (
         "db.internal",
         "6543",

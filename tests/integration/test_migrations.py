@@ -36,7 +36,7 @@ def test_a_fresh_database_is_migrated_to_the_newest_revision(blank_settings: Set
 
     upgrade(blank_settings)
 
-    assert current_revision(blank_settings) == head_revision() == "0001"
+    assert current_revision(blank_settings) == head_revision() is not None
     tables = set(inspect(blank_settings).get_table_names())
     assert {events_table(blank_settings), "image_status", "tracking"} <= tables
 
@@ -49,7 +49,7 @@ def test_upgrading_again_changes_nothing(blank_settings: Settings) -> None:
 
     upgrade(blank_settings)
 
-    assert current_revision(blank_settings) == "0001"
+    assert current_revision(blank_settings) == head_revision()
     with engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT name, position FROM tracking")).all()
     assert [tuple(row) for row in rows] == [("relay", 7)]
@@ -66,7 +66,7 @@ def test_processes_starting_together_migrate_once(blank_settings: Settings) -> N
     processes = [subprocess.Popen([sys.executable, "-c", script, *args]) for _ in range(3)]
 
     assert [process.wait(timeout=60) for process in processes] == [0, 0, 0]
-    assert current_revision(blank_settings) == "0001"
+    assert current_revision(blank_settings) == head_revision()
 
 
 def test_image_status_has_one_column_per_row_field(blank_settings: Settings) -> None:

@@ -91,6 +91,17 @@ def test_saving_a_row_again_replaces_it(model: SqlReadModel) -> None:
     assert model.position("projector") == 2
 
 
+def test_a_row_never_goes_back_to_an_older_version(model: SqlReadModel) -> None:
+    uploaded = row(1)
+    processing = msgspec.structs.replace(uploaded, status=ImageStatus.PROCESSING, version=2)
+    model.save("projector", [processing], position=2)
+
+    model.save("projector", [uploaded], position=3)  # a late writer with an old row
+
+    assert model.get(uploaded.id) == processing
+    assert model.position("projector") == 3
+
+
 def test_the_last_of_several_changes_to_one_image_in_a_batch_wins(model: SqlReadModel) -> None:
     uploaded = row(1)
     processing = msgspec.structs.replace(uploaded, status=ImageStatus.PROCESSING, version=2)

@@ -1,0 +1,1 @@
+"""The production processes (`imgproc api|process|project|relay|janitor`), one role each."""

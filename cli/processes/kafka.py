@@ -1,0 +1,75 @@
+"""Kafka's part of the composition root: topics, producers and the consumer-group feeds."""
+
+from __future__ import annotations
+
+from cli.bootstrap import Core
+from infra.kafka import EventConsumer, EventPublisher, PartitionsHook, ensure_topic
+from infra.settings import Settings
+from workers.consumer import Consumer
+from workers.kafka_feed import Join, KafkaFeed
+from workers.kafka_ledger import VersionLedger
+from workers.kafka_offsets import OffsetTrackingReadModel
+from workers.relay import Publisher
+
+DEAD_LETTER_PARTITIONS = 1
+
+
+def _brokers(settings: Settings) -> str:
+    if settings.kafka_brokers is None:
+        raise ValueError("Kafka is not configured (KAFKA_BROKERS)")
+    return settings.kafka_brokers
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the event topic and the dead-letter topic unless they exist; this is also
+    the check, at start, that Kafka answers."""
+    brokers = _brokers(settings)
+    await ensure_topic(brokers, settings.kafka_topic, settings.kafka_partitions)
+    await ensure_topic(brokers, settings.dead_letter_topic, DEAD_LETTER_PARTITIONS)
+
+
+def publisher(settings: Settings, topic: str, role: str) -> EventPublisher:
+    return EventPublisher(
+        _brokers(settings),
+        topic,
+        enable_idempotence=settings.kafka_idempotent,
+        client_id=f"imgproc-{role}",
+    )
+
+
+def joiner(settings: Settings, role: str) -> Join:
+    """How a feed joins the role's consumer group on the event topic."""
+
+    def join(on_assigned: PartitionsHook) -> EventConsumer:
+        return EventConsumer(
+            _brokers(settings),
+            settings.kafka_topic,
+            settings.group_id(role),
+            on_assigned=on_assigned,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
+            client_id=f"imgproc-{role}",
+        )
+
+    return join
+
+
+def kafka_feed(
+    core: Core,
+    role: str,
+    consumer: Consumer,
+    dead_letters: Publisher,
+    offsets: OffsetTrackingReadModel | None = None,
+) -> KafkaFeed:
+    """Feed the consumer from the role's group. A consumer that tracks its own position
+    (the projector) must be built on `offsets`; the others get a version ledger."""
+    return KafkaFeed(
+        joiner(core.settings, role),
+        consumer,
+        log=core.log,
+        dead_letters=dead_letters,
+        ledger=None if consumer.tracks_position else VersionLedger(core.database),
+        offsets=offsets,
+        batch_size=core.settings.kafka_batch_size,
+    )

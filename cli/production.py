@@ -1,0 +1,45 @@
+"""The production processes: `imgproc api | process | project | relay | janitor`.
+
+Each runs one role on the configured stores (cli/processes/), logs its
+settings (secrets masked), stops cleanly on SIGTERM or Ctrl-C, and, when a
+dependency cannot be reached at start, says so in one line and exits 1.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Role = Callable[[Settings], Coroutine[Any, Any, None]]
+
+
+def _roles() -> dict[str, Role]:
+    # Imported on demand: `imgproc --help` need not load uvicorn, Pillow and the drivers.
+    from functools import partial
+
+    from cli.processes.api import run_api
+    from cli.processes.relay import run_relay
+    from cli.processes.workers import run_worker
+
+    return {
+        "api": run_api,
+        "processor": partial(run_worker, "processor"),
+        "projector": partial(run_worker, "projector"),
+        "janitor": partial(run_worker, "janitor"),
+        "relay": run_relay,
+    }
+
+
+def run_role(role: str, settings: Settings) -> None:
+    """Run the role until signalled; exit 1 with one line when it cannot start."""
+    from cli.processes.lifecycle import exit_on_startup_error, log_settings, run_until_signalled
+
+    main = _roles()[role]
+    log_settings(role, settings)
+    with exit_on_startup_error():
+        run_until_signalled(main(settings))

@@ -1,0 +1,204 @@
+"""Rebuilding a projection from the event log beside the live one, then handing over.
+
+1. A shadow table is filled from the start of the log in large batches, one
+   transaction each, without touching the live table: readers and the live
+   projector carry on. It catches up until the log has no more for it.
+2. One transaction then keeps the live table's other writers out, applies what
+   the log gained meanwhile up to its head as it stands then, swaps the shadow in
+   and sets the projection's position to that head. The live projector resumes
+   from the position it last saved, at or before that head: what it reads again,
+   the rows already have, and it skips (it is idempotent on (image_id, version)).
+
+A crash before the swap commits leaves the live table and its position as they
+were; the leftover shadow is dropped when the rebuild runs again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple, Protocol
+
+from domain.events import EventEnvelope
+from projections.bulk import TableProjector
+from projections.shadow import create_copy, dialect_of, drop, hold_writers, swap
+from projections.sql import Cursor, Database
+
+# Events per read and per transaction while the shadow fills.
+BATCH_EVENTS = 10_000
+# Tries of a swap that could not get its locks in time.
+SWAP_ATTEMPTS = 3
+
+_SET_POSITION = (
+    "INSERT INTO tracking (name, position) VALUES (?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+)
+
+
+class Log(Protocol):
+    """What a rebuild reads (commands/log.py's EventLog has it)."""
+
+    def read(self, after: int, limit: int) -> Sequence[EventEnvelope]: ...
+
+    def head(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Projection:
+    name: str  # its position's name in `tracking`
+    table: str
+
+    @property
+    def shadow(self) -> str:
+        return f"{self.table}_rebuild"
+
+    @property
+    def scratch(self) -> str:
+        return f"{self.table}_verify"
+
+
+IMAGE_STATUS = Projection(name="image_status", table="image_status")
+PROJECTIONS: dict[str, Projection] = {p.name: p for p in (IMAGE_STATUS,)}
+
+
+class UnknownProjection(LookupError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"unknown projection {name!r}; known: {', '.join(PROJECTIONS)}")
+
+    def __str__(self) -> str:  # LookupError would quote the message
+        return str(self.args[0])
+
+
+def projection(name: str) -> Projection:
+    try:
+        return PROJECTIONS[name]
+    except KeyError:
+        raise UnknownProjection(name) from None
+
+
+class Progress(NamedTuple):
+    events: int  # applied so far
+    position: int  # of the last one applied
+    head: int  # of the log, when last looked at
+
+
+ProgressHook = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    projection: str
+    events: int
+    rows_written: int
+    position: int  # the projection's position after the swap
+    seconds: float
+
+
+def rebuild(
+    db: Database,
+    log: Log,
+    chosen: Projection,
+    *,
+    batch_size: int = BATCH_EVENTS,
+    progress: ProgressHook | None = None,
+    transient: tuple[type[Exception], ...] = (),
+) -> Rebuilt:
+    """Rebuild `chosen` from the whole log and swap it in; see the module docstring.
+
+    A swap that fails with one of the `transient` errors (the database's way of
+    saying a lock was not granted in time) is rolled back and tried again.
+    """
+    started = time.perf_counter()
+    dialect = dialect_of(db)
+    with db.transaction() as cursor:
+        create_copy(cursor, dialect, chosen.table, chosen.shadow)
+    projector = TableProjector(chosen.shadow, db.paramstyle, empty=True)
+    report = progress or (lambda _: None)
+    events, position = 0, 0
+    for batch in read_ahead(log, 0, batch_size):
+        _transaction(db, projector, partial(projector.apply, events=batch))
+        events, position = events + len(batch), batch[-1].position
+        report(Progress(events, position, max(position, log.head())))
+
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        try:
+            applied, position = _swap_in(db, log, projector, chosen, position, batch_size)
+        except transient:
+            if attempt == SWAP_ATTEMPTS:
+                raise
+            continue
+        events += applied
+        report(Progress(events, position, position))
+        return Rebuilt(
+            chosen.name, events, projector.rows_written, position, time.perf_counter() - started
+        )
+    raise AssertionError("unreachable")
+
+
+def _swap_in(
+    db: Database,
+    log: Log,
+    projector: TableProjector,
+    chosen: Projection,
+    position: int,
+    batch_size: int,
+) -> tuple[int, int]:
+    """Catch up to the head, swap and set the position, in one transaction.
+
+    Returns the events applied and the new position.
+    """
+    applied = 0
+
+    def catch_up_and_swap(cursor: Cursor) -> None:
+        nonlocal applied, position
+        dialect = dialect_of(db)
+        hold_writers(cursor, dialect, chosen.table)
+        head = log.head()  # nothing at or below it can reach the live table any more
+        while position < head:
+            batch = [event for event in log.read(position, batch_size) if event.position <= head]
+            if not batch:
+                break
+            projector.apply(cursor, batch)
+            applied, position = applied + len(batch), batch[-1].position
+        position = max(position, head)
+        swap(cursor, dialect, chosen.table, chosen.shadow)
+        _execute(db, cursor, _SET_POSITION, [chosen.name, position])
+
+    _transaction(db, projector, catch_up_and_swap)
+    return applied, position
+
+
+def read_ahead(log: Log, after: int, batch_size: int) -> Iterator[Sequence[EventEnvelope]]:
+    """The log after a position, batch by batch up to its end, each batch read while the
+    caller works on the one before: reading and writing overlap where they wait on I/O."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-reader") as reader:
+        pending = reader.submit(log.read, after, batch_size)
+        while batch := pending.result():
+            pending = reader.submit(log.read, batch[-1].position, batch_size)
+            yield batch
+
+
+def discard(db: Database, chosen: Projection) -> None:
+    """Drop a shadow left behind by a rebuild that did not finish."""
+    with db.transaction() as cursor:
+        drop(cursor, chosen.shadow)
+
+
+def _transaction(db: Database, projector: TableProjector, work: Callable[[Cursor], None]) -> None:
+    try:
+        with db.transaction() as cursor:
+            work(cursor)
+    except BaseException:
+        projector.rolled_back()
+        raise
+    projector.committed()
+
+
+def _execute(db: Database, cursor: Cursor, statement: str, params: Sequence[object]) -> None:
+    if db.paramstyle != "qmark":
+        statement = statement.replace("?", "%s")
+    cursor.execute(statement, params)

@@ -1,0 +1,135 @@
+"""Settings: the embedded default, the production names, and which source wins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.settings import Settings, SettingsError, load_settings
+
+SEED = {
+    "DB_HOST": "postgres",
+    "DB_PORT": "6543",
+    "DB_USER": "app",
+    "DB_PASSWORD": "p@ss word",
+    "DB_NAME": "images",
+    "DB_SSL_MODE": "require",
+    "KAFKA_BROKERS": "kafka:9092",
+    "KAFKA_TOPIC": "events",
+    "KAFKA_GROUP_ID": "imgproc-eu",
+    "MINIO_HOST": "minio",
+    "MINIO_PORT": "9000",
+    "MINIO_ROOT_USER": "minio-user",
+    "MINIO_ROOT_PASSWORD": "minio-secret",
+    "MINIO_SSL": "true",
+    "S3_BUCKET_NAME": "pictures",
+    "S3_LOCATION": "eu-west-1",
+    "SERVER_PORT": "9090",
+}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "local.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_with_nothing_set_everything_is_embedded() -> None:
+    settings = load_settings({})
+
+    assert settings == Settings()
+    assert not settings.uses_postgres and not settings.uses_kafka and not settings.uses_s3
+
+
+def test_the_seed_names_switch_every_adapter_to_production() -> None:
+    settings = load_settings(SEED)
+
+    assert settings.database_url == (
+        "postgresql://app:p%40ss%20word@postgres:6543/images?sslmode=require"
+    )
+    assert (settings.kafka_brokers, settings.kafka_topic) == ("kafka:9092", "events")
+    assert settings.group_id("processor") == "imgproc-eu-processor"
+    assert settings.dead_letter_topic == "events.dead-letter"
+    assert settings.s3_endpoint_url == "https://minio:9000"
+    assert (settings.s3_access_key, settings.s3_secret_key) == ("minio-user", "minio-secret")
+    assert (settings.bucket, settings.s3_region) == ("pictures", "eu-west-1")
+    assert settings.port == 9090
+    assert settings.uses_postgres and settings.uses_kafka and settings.uses_s3
+
+
+def test_only_the_host_is_needed_for_postgres_and_minio() -> None:
+    settings = load_settings({"DB_HOST": "db", "MINIO_HOST": "minio"})
+
+    assert settings.database_url == "postgresql://postgres@db:5432/imgproc"
+    assert settings.s3_endpoint_url == "http://minio:9000"
+    assert settings.bucket == "images"
+
+
+def test_each_role_joins_its_own_consumer_group() -> None:
+    settings = load_settings({"KAFKA_GROUP_ID": "imgproc"})
+
+    groups = {settings.group_id(role) for role in ("processor", "projector", "janitor")}
+
+    assert groups == {"imgproc-processor", "imgproc-projector", "imgproc-janitor"}
+
+
+def test_the_environment_overrides_the_file(tmp_path: Path) -> None:
+    config = write(tmp_path, "max_pixels: 1000\nkafka_topic: from-file\nport: 7000\n")
+
+    settings = load_settings({"IMGPROC_PORT": "7001", "KAFKA_TOPIC": "from-env"}, config)
+
+    assert (settings.max_pixels, settings.kafka_topic, settings.port) == (1000, "from-env", 7001)
+
+
+def test_the_file_may_use_the_seed_names_too(tmp_path: Path) -> None:
+    config = write(tmp_path, "db_host: db\ndb_name: images\nkafka_brokers: kafka:9092\n")
+
+    settings = load_settings({"DB_PASSWORD": "secret"}, config)
+
+    # The password from the environment completes the file's database settings.
+    assert settings.database_url == "postgresql://postgres:secret@db:5432/images"
+    assert settings.kafka_brokers == "kafka:9092"
+
+
+def test_a_setting_named_outright_wins_over_the_seed_names_of_the_same_source() -> None:
+    env = {"DB_HOST": "db", "IMGPROC_DATABASE_URL": "postgresql://elsewhere/x"}
+
+    assert load_settings(env).database_url == "postgresql://elsewhere/x"
+
+
+def test_kafka_switches_for_the_test_broker() -> None:
+    settings = load_settings(
+        {"IMGPROC_KAFKA_IDEMPOTENT": "false", "IMGPROC_KAFKA_SESSION_TIMEOUT_MS": "2000"}
+    )
+
+    assert settings.kafka_idempotent is False
+    assert settings.kafka_session_timeout_ms == 2000
+
+
+def test_the_logged_settings_hold_no_secret() -> None:
+    shown = load_settings(SEED).redacted()
+
+    assert "minio-secret" not in str(shown)
+    assert "p%40ss" not in str(shown) and "p@ss" not in str(shown)
+    assert shown["database_url"] == "postgresql://app:***@postgres:6543/images?sslmode=require"
+    assert shown["s3_access_key"] == "minio-user"
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"IMGPROC_PORT": "eighty"}, "'port'"),
+        ({"IMGPROC_KAFKA_IDEMPOTENT": "perhaps"}, "'kafka_idempotent'"),
+        ({"DB_HOST": "db", "DB_PORT": "x"}, "database"),
+        ({"MINIO_HOST": "minio", "MINIO_SSL": "maybe"}, "MinIO"),
+    ],
+)
+def test_an_unusable_value_is_refused_by_name(env: dict[str, str], complaint: str) -> None:
+    with pytest.raises(SettingsError, match=complaint):
+        load_settings(env)
+
+
+def test_an_unknown_key_in_the_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="'kafka_brokerz'"):
+        load_settings({}, write(tmp_path, "kafka_brokerz: kafka:9092\n"))
