@@ -15,14 +15,16 @@ import io
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import Notification
 from PIL import Image
 
 from commands.application import ImageCommands
 from commands.log import EventLog
+from commands.messages import UploadImage
 from domain.events import EventEnvelope, envelope
+from domain.keys import original_key
 from domain.status import ImageStatus
 from infra.blobs import CHUNK_SIZE, BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
@@ -222,3 +224,18 @@ if TYPE_CHECKING:
     _blob_store: BlobStore = InMemoryBlobStore()
     _read_model: ReadModel = InMemoryReadModel()
     _event_log: EventLog = InMemoryEventLog(ImageCommands())
+
+
+def an_upload(spec: str | None = "resize:100x100", image_id: UUID | None = None) -> UploadImage:
+    """The command an upload of a 640x480 PNG records, its original at the usual key."""
+    image_id = image_id or uuid4()
+    return UploadImage(
+        image_id=image_id,
+        file_name="cat.png",
+        content_type="image/png",
+        size=1234,
+        width=640,
+        height=480,
+        original_key=original_key(image_id),
+        spec=spec,
+    )

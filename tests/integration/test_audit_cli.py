@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import msgspec
 import pytest
@@ -29,13 +29,13 @@ from commands.messages import (
     DeleteImage,
     FailProcessing,
     RequestProcessing,
-    UploadImage,
 )
 from domain.events import EventEnvelope, decode
 from infra.event_store import SqlEventLog
 from infra.kafka import ensure_topic
 from infra.settings import Settings
 from projections.sql import SqlReadModel
+from tests.fakes import an_upload
 from tests.servers import closed_port, tansu_broker
 from workers.projector import ProjectorRunner
 from workers.relay import message
@@ -92,18 +92,7 @@ class History:
         self.project()
 
     def upload(self, spec: str | None) -> UUID:
-        return self.commands.upload(
-            UploadImage(
-                image_id=uuid4(),
-                file_name="cat.png",
-                content_type="image/png",
-                size=1234,
-                width=640,
-                height=480,
-                original_key="originals/cat.png",
-                spec=spec,
-            )
-        )
+        return self.commands.upload(an_upload(spec))
 
     def complete(self, image_id: UUID) -> None:
         self.commands.complete_processing(

@@ -12,13 +12,15 @@ from uuid import UUID, uuid4
 import pytest
 
 from commands.application import ImageCommands
-from commands.messages import CompleteProcessing, UploadImage
+from commands.messages import CompleteProcessing
 from domain.events import ImageUploaded, ProcessingCompleted, ProcessingRequested
 from domain.image import Image
+from domain.keys import original_key
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
 from infra.event_store import SqlEventLog, event_store_env, open_image_commands
 from infra.settings import Settings
+from tests.fakes import an_upload
 from tests.servers import closed_port
 
 if TYPE_CHECKING:
@@ -28,18 +30,7 @@ pytest_plugins = ["tests.integration.backends"]  # the `backend` fixtures
 
 
 def upload(app: ImageCommands, spec: str | None = "resize:100x100") -> UUID:
-    return app.upload(
-        UploadImage(
-            image_id=uuid4(),
-            file_name="cat.png",
-            content_type="image/png",
-            size=1234,
-            width=640,
-            height=480,
-            original_key="originals/cat.png",
-            spec=spec,
-        )
-    )
+    return app.upload(an_upload(spec))
 
 
 def complete(image_id: UUID) -> CompleteProcessing:
@@ -80,7 +71,7 @@ def test_an_upload_with_a_spec_records_both_events_together(backend: Backend) ->
         size=1234,
         width=640,
         height=480,
-        original_key="originals/cat.png",
+        original_key=original_key(image_id),
     )
     assert history[1].data == ProcessingRequested(request_no=1, spec="resize:100x100")
 

@@ -26,7 +26,7 @@ from PIL import Image
 
 from cli.bootstrap import Core, open_core
 from cli.processes import kafka
-from commands.messages import RequestProcessing, UploadImage
+from commands.messages import RequestProcessing
 from domain.events import EventEnvelope, ProcessingCompleted
 from domain.keys import original_key
 from domain.spec import Spec
@@ -35,6 +35,7 @@ from infra.errors import DependencyUnavailable
 from infra.kafka import EventPublisher, Partition
 from infra.migrate import upgrade
 from infra.settings import Settings
+from tests.fakes import an_upload
 from tests.servers import postgres_database, tansu_broker
 from workers.consumer import Consumer
 from workers.follower import LogFollower
@@ -218,18 +219,7 @@ def jpeg() -> bytes:
 def upload(world: World, spec: str | None = "resize:32x32") -> UUID:
     image_id = uuid4()
     world.background.run(world.core.blobs.put(original_key(image_id), jpeg(), "image/jpeg"))
-    return world.core.commands.upload(
-        UploadImage(
-            image_id=image_id,
-            file_name="a.jpg",
-            content_type="image/jpeg",
-            size=1000,
-            width=64,
-            height=48,
-            original_key=original_key(image_id),
-            spec=spec,
-        )
-    )
+    return world.core.commands.upload(an_upload(spec, image_id))
 
 
 def relay(world: World) -> None:

@@ -28,7 +28,6 @@ from commands.messages import (
     DeleteImage,
     FailProcessing,
     RequestProcessing,
-    UploadImage,
 )
 from domain.errors import ImageNotFound, InvalidTransition
 from domain.events import EventEnvelope
@@ -42,6 +41,7 @@ from projections.rebuild import IMAGE_STATUS, rebuild
 from projections.rows import COLUMNS, ImageRow
 from projections.sql import SqlReadModel, row_from_values
 from projections.verify import verify
+from tests.fakes import an_upload
 from tests.unit.workloads import Step, steps
 from workers.follower import LogFollower
 from workers.projector import ProjectorRunner
@@ -76,18 +76,7 @@ class Service:
                 self.act(image_id, action)
 
     def upload(self) -> UUID:
-        return self.commands.upload(
-            UploadImage(
-                image_id=uuid4(),
-                file_name="cat.png",
-                content_type="image/png",
-                size=1234,
-                width=640,
-                height=480,
-                original_key="originals/cat.png",
-                spec="resize:100x100",
-            )
-        )
+        return self.commands.upload(an_upload("resize:100x100"))
 
     def act(self, image_id: UUID, action: str) -> None:
         request_no = self.commands.image(image_id).request_no

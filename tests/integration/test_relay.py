@@ -11,18 +11,19 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from cli.bootstrap import Core, open_core
 from cli.processes.relay import relay_events
-from commands.messages import RequestProcessing, UploadImage
+from commands.messages import RequestProcessing
 from domain.events import SCHEMA_VERSION, EventEnvelope, decode
 from infra.kafka import EventPublisher, ensure_topic
 from infra.migrate import upgrade
 from infra.settings import Settings
+from tests.fakes import an_upload
 from tests.servers import postgres_database, tansu_broker
 from workers.follower import LogFollower
 from workers.relay import Relay
@@ -58,18 +59,7 @@ async def publisher(broker: str) -> AsyncIterator[EventPublisher]:
 
 
 def upload(core: Core, spec: str | None = "resize:100x100") -> UUID:
-    return core.commands.upload(
-        UploadImage(
-            image_id=uuid4(),
-            file_name="cat.png",
-            content_type="image/png",
-            size=1234,
-            width=640,
-            height=480,
-            original_key="originals/cat.png",
-            spec=spec,
-        )
-    )
+    return core.commands.upload(an_upload(spec))
 
 
 def relay(core: Core, publisher: EventPublisher, positions: Any = None) -> LogFollower:

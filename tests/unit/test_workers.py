@@ -11,11 +11,11 @@ from uuid import UUID, uuid4
 import pytest
 from PIL import Image
 
-from commands.messages import DeleteImage, UploadImage
+from commands.messages import DeleteImage
 from domain.keys import image_prefix, original_key
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
-from tests.fakes import FakePorts, fake_ports, image_bytes
+from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes
 from workers.follower import LogFollower
 from workers.janitor import Janitor
 from workers.pipeline import render
@@ -28,18 +28,7 @@ FAST = ProcessorSettings(attempts=3, backoff=0.001)
 async def uploaded(ports: FakePorts, data: bytes, spec: str | None = "resize:10x10") -> UUID:
     image_id = uuid4()
     await ports.blobs.put(original_key(image_id), data, "image/png")
-    ports.commands.upload(
-        UploadImage(
-            image_id=image_id,
-            file_name="x.png",
-            content_type="image/png",
-            size=len(data),
-            width=40,
-            height=20,
-            original_key=original_key(image_id),
-            spec=spec,
-        )
-    )
+    ports.commands.upload(an_upload(spec, image_id))
     return image_id
 
 
