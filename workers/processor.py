@@ -119,7 +119,20 @@ class Processor:
                 height=rendered.height,
             ),
         )
-        if not recorded:
+        if recorded:
+            log.info(
+                "image %s request %d processed: %s %dx%d, %d frame(s), %d bytes, "
+                "peak working memory %.1f MiB",
+                event.image_id,
+                request_no,
+                rendered.format,
+                rendered.width,
+                rendered.height,
+                rendered.frames,
+                len(rendered.data),
+                rendered.peak_bytes / 2**20,
+            )
+        else:
             await self._discard_if_deleted(event, key)
 
     async def _render_with_retries(self, original: bytes, spec: Spec) -> Rendered:

@@ -12,7 +12,7 @@ from workers.imaging.colour import profile_fits
 from workers.imaging.limits import ProcessingError
 from workers.imaging.paint import flatten
 
-ANIMATED_OUTPUTS = ("gif", "webp")
+ANIMATED_OUTPUTS = ("gif", "webp", "png")  # png: APNG
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "gif": "gif", "avif": "avif"}
 # Formats we read but do not write fall back to a lossless one.
 _FALLBACK = {"bmp": "png", "tiff": "png"}
@@ -91,6 +91,9 @@ def _animation(
             settings["loop"] = loop
     else:
         settings["loop"] = 1 if loop is None else loop
+    if output == "png":
+        # Each frame is a whole picture: clear to transparent, then draw it as it is.
+        settings |= {"disposal": 1, "blend": 0}
     return settings
 
 
