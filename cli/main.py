@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from typer._click.exceptions import UsageError
+from typer.exceptions import Abort
 
 from cli.events import events_app
 from cli.projections import projections_app
@@ -133,4 +135,15 @@ app.add_typer(projections_app, name="projections")
 
 
 def main() -> None:
-    app()
+    """Run the command; a usage mistake is one line on stderr and exit status 2."""
+    try:
+        outcome = app(standalone_mode=False)
+    except UsageError as e:
+        if not e.format_message():  # no command given: the help was shown instead
+            sys.exit(2)
+        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        typer.echo(f"imgproc: {' '.join(e.format_message().split())}{hint}", err=True)
+        sys.exit(2)
+    except Abort:
+        sys.exit(130)
+    sys.exit(outcome if isinstance(outcome, int) else 0)
