@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, head, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, MultipartBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
@@ -125,6 +125,34 @@ class ImageController(Controller):
         """The original upload. It never changes, so it may be cached for good."""
         row = await reads.find_image(services, reads.parse_image_id(image_id))
         return await reads.blob_response(
+            request, services, reads.original_blob(row), reads.IMMUTABLE
+        )
+
+    @head(
+        "/{image_id:str}",
+        operation_id="headImage",
+        responses=problems({**NOT_FOUND, 409: "Not processed (yet)"}),
+    )
+    async def head_image(
+        self, request: Request[Any, Any, Any], services: Services, image_id: ImageId
+    ) -> Response[None]:
+        """What GET would answer (status, ETag, type and length) without the bytes."""
+        row = await reads.find_image(services, reads.parse_image_id(image_id))
+        return await reads.blob_head_response(
+            request, services, reads.served_blob(row), reads.REVALIDATE
+        )
+
+    @head(
+        "/{image_id:str}/original",
+        operation_id="headOriginal",
+        responses=problems(NOT_FOUND),
+    )
+    async def head_original(
+        self, request: Request[Any, Any, Any], services: Services, image_id: ImageId
+    ) -> Response[None]:
+        """What GET of the original would answer, without the bytes."""
+        row = await reads.find_image(services, reads.parse_image_id(image_id))
+        return await reads.blob_head_response(
             request, services, reads.original_blob(row), reads.IMMUTABLE
         )
 

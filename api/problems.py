@@ -73,6 +73,9 @@ ERROR_KINDS: dict[type[Exception], Kind] = {
     domain.InvalidTransition: Kind(409, "invalid-transition", "Not allowed in this state"),
     NotProcessed: Kind(409, "not-processed", "Image not processed"),
     InvalidCursor: Kind(400, "invalid-cursor", "Invalid cursor"),
+    # Raised while Litestar reads a form: a text field (or a file part sent without a
+    # file name, which it takes for text) that is not UTF-8.
+    UnicodeDecodeError: Kind(400, "invalid-encoding", "Invalid request encoding"),
     BlobNotFound: Kind(404, "image-bytes-missing", "Image bytes not found"),
     EventStoreUnavailable: Kind(503, "dependency-unavailable", "Service unavailable"),
     DependencyUnavailable: Kind(503, "dependency-unavailable", "Service unavailable"),
@@ -141,6 +144,8 @@ def _detail(exc: Exception, kind: Kind) -> str:
         return "a service the request needs is unavailable; nothing was changed, try again later"
     if isinstance(exc, BlobNotFound):
         return "the image's bytes are no longer stored"
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid multipart/form-data: a field is not UTF-8 text (a file needs a filename)"
     return str(exc)
 
 

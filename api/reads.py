@@ -16,7 +16,8 @@ from api.problems import NotProcessed
 from domain.errors import ImageNotFound
 from domain.events import EventEnvelope
 from domain.status import ImageStatus
-from projections.projector import replay
+from infra.errors import BlobNotFound
+from projections.projector import apply
 from projections.rows import ImageRow
 
 # A result's URL serves new bytes after re-processing, so caches must revalidate;
@@ -31,30 +32,30 @@ class Blob(NamedTuple):
     size: int
 
 
-_MAYBE_STALE = frozenset({ImageStatus.UPLOADED, ImageStatus.PROCESSING})
-
-
 def parse_image_id(text: str) -> UUID:
-    """Ids are UUIDs; anything else names no image."""
+    """Ids are UUIDs in their canonical lower-case form; anything else names no image (one
+    image, one URL: braces, URNs or missing dashes would make aliases for caches)."""
     try:
-        return UUID(text)
+        image_id = UUID(text)
     except ValueError:
         raise ImageNotFound(text[:64]) from None
+    if str(image_id) != text:
+        raise ImageNotFound(text[:64])
+    return image_id
 
 
 async def find_image(services: ApiServices, image_id: UUID) -> ImageRow:
     """The image's row; deleted and unknown images are not found.
 
-    Right after a command is accepted the projection may not have caught up yet. A
-    missing row, or one still waiting for processing, is checked against the image's
-    own events, so a client reads its own writes and never sees an image go back from
-    processed to processing.
+    The projection may lag behind the event store (right after a command, or while
+    a projector catches up), so the row is brought up to date with whatever events
+    of the image it has not applied yet: one indexed look-up, usually empty. A
+    client reads its own writes, and an image never seems to go back in time.
     """
     row = await in_thread(services.read_model.get, image_id)
-    if row is None or row.status in _MAYBE_STALE:
-        fresh = replay(await in_thread(services.log.history, image_id))
-        if fresh is not None and (row is None or fresh.version > row.version):
-            row = fresh
+    newer = await in_thread(services.log.history, image_id, row.version if row else 0)
+    for event in newer:
+        row = apply(row, event)
     if row is None or row.status is ImageStatus.DELETED:
         raise ImageNotFound(image_id)
     return row
@@ -91,13 +92,30 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return any(tag in ("*", etag) for tag in tags)
 
 
+def _validators(blob: Blob, cache_control: str) -> dict[str, str]:
+    return {"ETag": etag_for(blob.key), "Cache-Control": cache_control}
+
+
+def _not_modified(
+    request: Request[Any, Any, Any], blob: Blob, cache_control: str
+) -> Response[Any] | None:
+    """A 304 when the client's copy is current: the validators only, no body."""
+    headers = _validators(blob, cache_control)
+    if not _matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return None
+    return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+
+
+def _blob_headers(blob: Blob, cache_control: str) -> dict[str, str]:
+    """What a GET and a HEAD of the blob both answer with (the media type aside)."""
+    return {**_validators(blob, cache_control), "Content-Length": str(blob.size)}
+
+
 async def blob_response(
     request: Request[Any, Any, Any], services: ApiServices, blob: Blob, cache_control: str
 ) -> Response[Any]:
-    etag = etag_for(blob.key)
-    headers = {"ETag": etag, "Cache-Control": cache_control}
-    if _matches(request.headers.get("if-none-match"), etag):
-        return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    if (unchanged := _not_modified(request, blob, cache_control)) is not None:
+        return unchanged
     chunks = services.blobs.stream(blob.key)
     # Pull the first chunk now: a missing blob or an unreachable store then becomes a
     # proper error response instead of a stream that breaks after its headers.
@@ -105,7 +123,21 @@ async def blob_response(
     return Stream(
         _chain(first, chunks),
         media_type=blob.content_type,
-        headers={**headers, "Content-Length": str(blob.size)},
+        headers=_blob_headers(blob, cache_control),
+    )
+
+
+async def blob_head_response(
+    request: Request[Any, Any, Any], services: ApiServices, blob: Blob, cache_control: str
+) -> Response[Any]:
+    """blob_response's answer without its body: the store is asked whether the bytes are
+    there (so the status is GET's), never for the bytes themselves."""
+    if (unchanged := _not_modified(request, blob, cache_control)) is not None:
+        return unchanged
+    if not await services.blobs.exists(blob.key):
+        raise BlobNotFound(blob.key)
+    return Response(
+        content=b"", media_type=blob.content_type, headers=_blob_headers(blob, cache_control)
     )
 
 

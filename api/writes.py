@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 from api.deps import ApiServices, in_thread, notify_followers
 from api.schemas import Accepted, ImageUpload
 from commands.messages import DeleteImage, RequestProcessing, UploadImage
-from domain.errors import EmptyImage, ImageTooLarge
+from domain.errors import EmptyImage, ImageNotFound, ImageTooLarge
 from domain.keys import original_key
 from domain.spec import parse_spec
 from domain.status import ImageStatus
@@ -54,7 +54,8 @@ async def accept_upload(services: ApiServices, upload: ImageUpload) -> Accepted:
     except Exception:
         # Not on cancellation: the worker thread is never abandoned, so a cancelled
         # request has still recorded its upload, and the original must stay.
-        await _discard(services, key)
+        if not await _recorded(services, image_id):
+            await _discard(services, key)
         raise
     notify_followers(services)
     status = ImageStatus.UPLOADED if spec is None else ImageStatus.PROCESSING
@@ -71,6 +72,18 @@ async def request_processing(services: ApiServices, image_id: UUID, spec_text: s
 async def delete_image(services: ApiServices, image_id: UUID) -> None:
     await in_thread(services.commands.delete, DeleteImage(image_id=image_id))
     notify_followers(services)
+
+
+async def _recorded(services: ApiServices, image_id: UUID) -> bool:
+    """Whether a failed upload was recorded after all. When the event store cannot say,
+    assume it was: a stray original costs less than an image without its bytes."""
+    try:
+        await in_thread(services.commands.image, image_id)
+    except ImageNotFound:
+        return False
+    except Exception:
+        return True
+    return True
 
 
 def canonical_spec(text: str | None) -> str | None:

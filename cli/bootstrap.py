@@ -51,6 +51,7 @@ def open_core(
 ) -> Iterator[Core]:
     """The stores on the configured database; blobs in the local directory unless given
     (an S3 store opens asynchronously: see open_blob_store)."""
+    imaging.allow_pixels(settings.max_pixels)
     if migrate:
         upgrade(settings)
     database = open_database(settings)

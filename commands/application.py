@@ -65,7 +65,11 @@ class ImageCommands(Application[UUID]):
         )
         if command.spec is not None:
             image.request_processing(command.spec)
-        self._save(image)
+        try:
+            self._save(image)
+        except RecordConflictError:
+            if not self._is_stored(image):
+                raise
         return image.id
 
     def request_processing(self, command: RequestProcessing) -> int:
@@ -120,11 +124,22 @@ class ImageCommands(Application[UUID]):
             try:
                 self._save(image)
             except RecordConflictError:
+                if self._is_stored(image):
+                    return outcome
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
                 continue
             return outcome
         raise AssertionError("unreachable")
+
+    def _is_stored(self, image: Image) -> bool:
+        """Whether a save that reported a conflict had in fact stored these events: the
+        store retries an insert whose reply was lost, and then meets its own rows."""
+        try:
+            stored = self.image(image.id)
+        except ImageNotFound:
+            return False
+        return stored.version == image.version and stored.modified_on == image.modified_on
 
     def _save(self, image: Image) -> None:
         try:

@@ -20,6 +20,6 @@ class EventLog(Protocol):
         """The position of the newest event, 0 for an empty log."""
         ...
 
-    def history(self, image_id: UUID) -> Sequence[EventEnvelope]:
-        """Every event of one image, by version; empty for an unknown image."""
+    def history(self, image_id: UUID, after_version: int = 0) -> Sequence[EventEnvelope]:
+        """The image's events after `after_version`, by version; empty for an unknown image."""
         ...

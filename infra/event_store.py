@@ -135,23 +135,26 @@ class SqlEventLog:
     def head(self) -> int:
         return _guarded(self._app.recorder.max_notification_id) or 0
 
-    def history(self, image_id: UUID) -> Sequence[EventEnvelope]:
-        return [self._envelope(p, e) for p, e in _guarded(lambda: self._positioned(image_id))]
+    def history(self, image_id: UUID, after_version: int = 0) -> Sequence[EventEnvelope]:
+        positioned = _guarded(lambda: self._positioned(image_id, after_version))
+        return [self._envelope(p, e) for p, e in positioned]
 
-    def _positioned(self, image_id: UUID) -> list[tuple[int, StoredEvent]]:
-        """The image's stored events by version, each with its notification id."""
+    def _positioned(self, image_id: UUID, after_version: int) -> list[tuple[int, StoredEvent]]:
+        """The image's stored events after a version, each with its notification id."""
         recorder = self._app.recorder
         if isinstance(recorder, SQLiteApplicationRecorder):
             query = "SELECT rowid AS position, * FROM {} WHERE originator_id=? "
+            query += "AND originator_version>? "
             key: Any = image_id.hex  # how the SQLite recorder stores a UUID
         elif isinstance(recorder, PostgresApplicationRecorder):
             query = "SELECT notification_id AS position, * FROM {} WHERE originator_id=%s "
+            query += "AND originator_version>%s "
             key = image_id
         else:
             raise TypeError(f"no history query for {type(recorder).__name__}")
         query = query.format(recorder.events_table_name) + "ORDER BY originator_version"
         with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(query, (key,))
+            cursor.execute(query, (key, after_version))
             return [(row["position"], _stored(image_id, row)) for row in cursor.fetchall()]
 
     def _envelope(self, position: int, stored: StoredEvent) -> EventEnvelope:

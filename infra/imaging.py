@@ -48,8 +48,9 @@ _SIGNATURES = (
     b"MM\x00*",
     b"II+\x00",
     b"MM\x00+",
-    b"BM",
 )
+# "BM" alone starts plenty of text; a BMP also has a DIB header whose size is one of these.
+_BMP_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,15 @@ def format_name(pillow_format: str | None) -> str | None:
     return PILLOW_FORMATS.get(pillow_format) or _ALIASES.get(pillow_format)
 
 
+def allow_pixels(max_pixels: int) -> None:
+    """Raise Pillow's own decompression-bomb ceiling to our pixel limit when that is
+    higher, so that our limit, checked from the header, is the one that decides.
+
+    Pillow keeps the ceiling in a module global; the composition root calls this
+    once at start."""
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, max_pixels)
+
+
 def probe(data: bytes, *, max_pixels: int) -> ImageInfo:
     """Identify an upload from its header alone; raises an InvalidImage subclass."""
     if not data:
@@ -90,6 +100,10 @@ def probe(data: bytes, *, max_pixels: int) -> ImageInfo:
             raise CorruptImage("the header is truncated or damaged") from None
         raise UnsupportedImage() from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
+        # A reader that took the file for its format gave up: text that starts like a
+        # BMP reaches here too, so only a file that looks like one is a damaged image.
+        if not _looks_like_accepted_format(data):
+            raise UnsupportedImage() from None
         raise CorruptImage(_first_line(error)) from None
     ours = format_name(pillow_format)
     if ours is None:
@@ -103,7 +117,12 @@ def probe(data: bytes, *, max_pixels: int) -> ImageInfo:
 
 def _looks_like_accepted_format(data: bytes) -> bool:
     is_webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-    return is_webp or data.startswith(_SIGNATURES)
+    is_bmp = (
+        data[:2] == b"BM"
+        and len(data) >= 18
+        and int.from_bytes(data[14:18], "little") in _BMP_HEADER_SIZES
+    )
+    return is_webp or is_bmp or data.startswith(_SIGNATURES)
 
 
 def _pixels_in(message: str) -> int:

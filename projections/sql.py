@@ -180,6 +180,11 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+# Positions are BIGINT: a larger one could never have been issued, and the drivers
+# refuse to bind it.
+POSITION_LIMIT = 2**63
+
+
 def _encode_cursor(created_position: int) -> str:
     return base64.urlsafe_b64encode(str(created_position).encode()).rstrip(b"=").decode()
 
@@ -192,7 +197,7 @@ def _decode_cursor(cursor: str) -> int:
         position = int(decoded)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor(cursor) from None
-    if position < 1 or _encode_cursor(position) != cursor:
+    if not 1 <= position < POSITION_LIMIT or _encode_cursor(position) != cursor:
         raise InvalidCursor(cursor)
     return position
 

@@ -30,6 +30,7 @@ from infra.blobs import CHUNK_SIZE, BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
 from projections.projector import apply
 from projections.rows import ImageRow, Page
+from projections.sql import POSITION_LIMIT
 from projections.store import InvalidCursor, ReadModel
 
 PROJECTOR = "projector"
@@ -132,9 +133,13 @@ class InMemoryReadModel:
 
 
 def _decode_cursor(cursor: str) -> int:
-    if not cursor.isdigit():
+    """As strict as the SQL read model's: only a position it could have issued."""
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= len(str(POSITION_LIMIT))):
         raise InvalidCursor(cursor)
-    return int(cursor)
+    position = int(cursor)
+    if not 1 <= position < POSITION_LIMIT or str(position) != cursor:
+        raise InvalidCursor(cursor)
+    return position
 
 
 class InMemoryEventLog:
@@ -154,10 +159,14 @@ class InMemoryEventLog:
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
-    def history(self, image_id: UUID) -> Sequence[EventEnvelope]:
+    def history(self, image_id: UUID, after_version: int = 0) -> Sequence[EventEnvelope]:
         # The aggregate's own sequence lacks notification ids; scanning the whole log is
         # fine for the small logs of tests.
-        return [event for event in self.read(0, self.head()) if event.image_id == image_id]
+        return [
+            event
+            for event in self.read(0, self.head())
+            if event.image_id == image_id and event.version > after_version
+        ]
 
     def _envelope(self, notification: Notification) -> EventEnvelope:
         event = self.app.mapper.to_domain_event(notification)

@@ -67,18 +67,22 @@ class LogFollower:
         self.retry_pause = retry_pause
 
     async def run(self) -> None:
-        position = await anyio.to_thread.run_sync(self.positions.position, self.consumer.name)
+        """Follow until cancelled. Any failure, the database's included, is logged and
+        the batch tried again from the stored position after a pause."""
+        position: int | None = None  # unknown: read it from the store
         while True:
             try:
+                if position is None:
+                    position = await anyio.to_thread.run_sync(
+                        self.positions.position, self.consumer.name
+                    )
                 position = await self.step(position)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("%s: batch failed; retrying", self.consumer.name)
+                position = None
                 await asyncio.sleep(self.retry_pause)
-                position = await anyio.to_thread.run_sync(
-                    self.positions.position, self.consumer.name
-                )
 
     async def step(self, position: int) -> int:
         """Handle one batch after position; return the new position."""

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import anyio
@@ -74,7 +75,8 @@ class Processor:
         self.blobs = blobs
         self.settings = settings
         self.renderer = renderer or settings.renderer()
-        self._pipelines = anyio.CapacityLimiter(settings.concurrency)
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="pipeline")
 
     async def handle(self, batch: Sequence[EventEnvelope]) -> None:
         requests = [e for e in batch if isinstance(e.data, ProcessingRequested)]
@@ -153,17 +155,22 @@ class Processor:
 
     async def _render_in_time(self, original: bytes, spec: Spec) -> Rendered:
         limit = self.settings.time_limit
+        await self._slots.acquire()
+        job = asyncio.get_running_loop().run_in_executor(
+            self._threads, self.renderer, original, spec
+        )
+        # The slot is freed when the thread ends, not when we stop waiting for it: a
+        # render that overran, or whose batch was cancelled, still holds memory and a core.
+        job.add_done_callback(self._free_slot)
         try:
-            with anyio.fail_after(limit + TIME_LIMIT_GRACE):
-                return await anyio.to_thread.run_sync(
-                    self.renderer,
-                    original,
-                    spec,
-                    limiter=self._pipelines,
-                    abandon_on_cancel=True,
-                )
+            return await asyncio.wait_for(asyncio.shield(job), limit + TIME_LIMIT_GRACE)
         except TimeoutError:
             raise ProcessingError(f"processing took longer than {limit:g} s") from None
+
+    def _free_slot(self, job: asyncio.Future[Rendered]) -> None:
+        self._slots.release()
+        if not job.cancelled():
+            job.exception()  # retrieved: nobody may be waiting for an abandoned job
 
     async def _fail(self, event: EventEnvelope, request_no: int, reason: str) -> None:
         log.info("image %s request %d failed: %s", event.image_id, request_no, reason)

@@ -125,6 +125,8 @@ def test_an_image_history_carries_its_log_positions(backend: Backend) -> None:
         height=75,
     )
     assert history == [e for e in log.read(after=0, limit=100) if e.image_id == image_id]
+    assert log.history(image_id, after_version=1) == history[1:]
+    assert log.history(image_id, after_version=3) == []
 
 
 def test_an_unknown_image_has_no_history(backend: Backend) -> None:

@@ -30,8 +30,8 @@ class ListLog:
     def head(self) -> int:
         return self.events[-1].position if self.events else 0
 
-    def history(self, image_id):  # type: ignore[no-untyped-def]
-        return [e for e in self.events if e.image_id == image_id]
+    def history(self, image_id, after_version=0):  # type: ignore[no-untyped-def]
+        return [e for e in self.events if e.image_id == image_id and e.version > after_version]
 
 
 def all_rows(read_model: SqlReadModel, events: Sequence[EventEnvelope]) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -168,10 +169,39 @@ def test_paging_within_a_status(model: SqlReadModel) -> None:
     assert rest.next_cursor is None
 
 
-@pytest.mark.parametrize("cursor", ["", "not a cursor", "YWJj", "LTE", "MA", "MTI=", "MTI$"])
+def as_cursor(position: int) -> str:
+    """The form a cursor takes: the position's digits, base64url without padding."""
+    return base64.urlsafe_b64encode(str(position).encode()).decode().rstrip("=")
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "not a cursor",
+        "YWJj",
+        "LTE",
+        "MA",
+        "MTI=",
+        "MTI$",
+        as_cursor(BIGINT_MAX + 1),
+        as_cursor(int("9" * 30)),
+    ],
+)
 def test_a_cursor_it_did_not_issue_is_refused(model: SqlReadModel, cursor: str) -> None:
     with pytest.raises(InvalidCursor):
         model.list(status=None, limit=10, cursor=cursor)
+
+
+def test_a_cursor_may_name_the_largest_position_the_log_can_have(model: SqlReadModel) -> None:
+    model.save("projector", [row(1)], position=1)
+
+    page = model.list(status=None, limit=10, cursor=as_cursor(BIGINT_MAX))
+
+    assert [r.created_position for r in page.items] == [1]
 
 
 def test_a_tracker_without_a_position_starts_at_zero(model: SqlReadModel) -> None:

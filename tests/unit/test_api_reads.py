@@ -136,6 +136,55 @@ async def test_the_original_is_served_as_immutable(
     assert again.status_code == 304
 
 
+ENTITY_HEADERS = ("etag", "cache-control", "content-type", "content-length")
+
+
+@pytest.mark.parametrize("suffix", ["", "/original"])
+async def test_head_answers_what_get_would_without_the_bytes(
+    client: httpx.AsyncClient, ports: FakePorts, suffix: str
+) -> None:
+    image_id = await upload(client, "resize:20x20|format:gif")
+    await complete(ports, image_id)
+    url = f"/api/v1/images/{image_id}{suffix}"
+    got = await client.get(url)
+    ports.blobs.failing = {"stream"}  # HEAD never reads the bytes
+
+    response = await client.head(url)
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert {h: response.headers[h] for h in ENTITY_HEADERS} == {
+        h: got.headers[h] for h in ENTITY_HEADERS
+    }
+
+    revalidated = await client.head(url, headers={"If-None-Match": got.headers["etag"]})
+    assert revalidated.status_code == 304
+    assert revalidated.headers["etag"] == got.headers["etag"]
+
+
+@pytest.mark.parametrize("suffix", ["", "/original"])
+async def test_head_of_an_unknown_deleted_or_bytes_missing_image_is_404(
+    client: httpx.AsyncClient, ports: FakePorts, suffix: str
+) -> None:
+    deleted, bytes_gone = await upload(client), await upload(client)
+    ports.commands.delete(DeleteImage(image_id=deleted))
+    await ports.blobs.delete(original_key(bytes_gone))
+
+    for image_id in (uuid4(), deleted, bytes_gone):
+        response = await client.head(f"/api/v1/images/{image_id}{suffix}")
+        assert response.status_code == 404, image_id
+        assert response.headers["content-type"] == PROBLEM
+
+
+async def test_head_of_an_image_still_processing_is_409(client: httpx.AsyncClient) -> None:
+    image_id = await upload(client, "resize:10x10")
+
+    response = await client.head(f"/api/v1/images/{image_id}")
+
+    assert response.status_code == 409
+    assert response.headers["content-type"] == PROBLEM
+
+
 async def test_status_is_answered_right_after_upload_before_the_projection_catches_up(
     client: httpx.AsyncClient, ports: FakePorts
 ) -> None:
@@ -163,6 +212,39 @@ async def test_an_image_never_seems_to_go_back_from_processed_to_processing(
     status = (await client.get(f"/api/v1/images/{image_id}/status")).json()
     assert status["status"] == "processed"
     assert (await client.get(f"/api/v1/images/{image_id}")).content == RESULT
+
+
+async def test_a_new_request_shows_at_once_even_before_the_projection_has_it(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client, "grayscale")
+    await complete(ports, image_id)
+    ports.project()  # the read model says processed...
+    again = await client.post(f"/api/v1/images/{image_id}/process", json={"processing": "blur:3"})
+    assert again.status_code == 202  # ...and the new request is not projected yet
+
+    status = (await client.get(f"/api/v1/images/{image_id}/status")).json()
+    assert (status["status"], status["spec"]) == ("processing", "blur:3")
+    assert (await client.get(f"/api/v1/images/{image_id}")).status_code == 409
+
+
+async def test_a_deleted_image_is_gone_at_once_even_before_the_projection_has_it(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    image_id = await upload(client)
+    ports.project()
+    assert (await client.delete(f"/api/v1/images/{image_id}")).status_code == 200
+    for path in ("", "/status", "/original"):
+        assert (await client.get(f"/api/v1/images/{image_id}{path}")).status_code == 404
+
+
+@pytest.mark.parametrize("alias", ["{%s}", "urn:uuid:%s", "UPPER"])
+async def test_an_image_has_one_url(client: httpx.AsyncClient, alias: str) -> None:
+    image_id = str(await upload(client))
+    other = image_id.upper() if alias == "UPPER" else alias % image_id
+    assert (await client.get(f"/api/v1/images/{image_id}/status")).status_code == 200
+    assert (await client.get(f"/api/v1/images/{other}/status")).status_code == 404
+    assert (await client.get(f"/api/v1/images/{image_id.replace('-', '')}")).status_code == 404
 
 
 async def test_status_of_a_processed_image_describes_its_result(

@@ -175,6 +175,44 @@ async def test_a_form_without_an_image_is_a_validation_problem(client: httpx.Asy
     assert response.headers["content-type"] == PROBLEM
 
 
+def form_with_processing(spec: bytes) -> bytes:
+    """A multipart body with an image and the raw bytes of a `processing` field."""
+    return (
+        b"--form\r\n"
+        b'Content-Disposition: form-data; name="image"; filename="cat.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + image_bytes() + b"\r\n"
+        b"--form\r\n"
+        b'Content-Disposition: form-data; name="processing"\r\n\r\n' + spec + b"\r\n"
+        b"--form--\r\n"
+    )
+
+
+async def test_a_form_field_that_is_not_utf8_is_a_400_and_changes_nothing(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    response = await client.post(
+        "/api/v1/images",
+        content=form_with_processing(b"\xff\xfe"),
+        headers={"Content-Type": "multipart/form-data; boundary=form"},
+    )
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+    assert "UTF-8" in response.json()["detail"]
+    assert_nothing_changed(ports)
+
+
+async def test_an_image_sent_without_a_file_name_is_a_400_not_a_server_error(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
+    # With an empty filename the part is read as a text field, and JPEG bytes are no text.
+    response = await upload(client, image_bytes(16, 16, "JPEG"), file_name="")
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+    assert_nothing_changed(ports)
+
+
 async def test_when_the_blob_store_is_down_the_upload_gets_503_and_nothing_is_recorded(
     client: httpx.AsyncClient, ports: FakePorts
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import CorruptImage, EmptyImage, TooManyPixels, UnsupportedImage
-from infra.imaging import ImageInfo, content_type_for, probe
+from infra.imaging import ImageInfo, allow_pixels, content_type_for, probe
 from tests.unit.images import encoded, png_header
 
 LIMIT = 1_000_000
@@ -47,8 +47,10 @@ def test_an_empty_upload_is_rejected() -> None:
         b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n",
         encoded("ICO", (32, 32)),
         encoded("PPM", (8, 8)),
+        b"BMW drivers list\n",
+        b"BMW drivers list\nAnna\nBen\nCarla\n",
     ],
-    ids=["text", "pdf", "ico", "ppm"],
+    ids=["text", "pdf", "ico", "ppm", "text-starting-like-bmp", "longer-text-starting-like-bmp"],
 )
 def test_anything_but_an_accepted_image_format_is_unsupported(data: bytes) -> None:
     with pytest.raises(UnsupportedImage):
@@ -62,8 +64,9 @@ def test_anything_but_an_accepted_image_format_is_unsupported(data: bytes) -> No
         encoded("JPEG", (40, 20))[:30],
         encoded("GIF", (40, 20), "P")[:8],
         b"\x89PNG\r\n\x1a\n",
+        encoded("BMP", (40, 20))[:30],
     ],
-    ids=["png", "jpeg", "gif", "png-signature-only"],
+    ids=["png", "jpeg", "gif", "png-signature-only", "bmp"],
 )
 def test_a_truncated_header_is_a_corrupt_image(data: bytes) -> None:
     with pytest.raises(CorruptImage):
@@ -94,3 +97,17 @@ def test_content_types_are_named_for_our_formats() -> None:
     assert content_type_for("webp") == "image/webp"
     with pytest.raises(ValueError):
         content_type_for("pdf")
+
+
+def test_a_pixel_limit_above_pillows_own_ceiling_is_the_one_that_decides() -> None:
+    from PIL import Image
+
+    before = Image.MAX_IMAGE_PIXELS
+    header = png_header(15_000, 15_000)  # 225 MP: past Pillow's default ceiling
+    try:
+        allow_pixels(300_000_000)
+        assert probe(header, max_pixels=300_000_000).width == 15_000
+        with pytest.raises(TooManyPixels):
+            probe(header, max_pixels=200_000_000)
+    finally:
+        Image.MAX_IMAGE_PIXELS = before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import time
 from unittest.mock import patch
 from uuid import UUID, uuid4
@@ -120,6 +121,32 @@ async def test_a_job_over_its_time_limit_fails_and_the_worker_goes_on() -> None:
     assert image.error == "processing took longer than 0.01 s"
 
 
+async def test_renders_past_their_time_limit_still_count_against_the_concurrency() -> None:
+    ports = fake_ports()
+    for _ in range(3):
+        await uploaded(ports, image_bytes())
+    running: list[int] = []
+    most = 0
+    lock = threading.Lock()
+
+    def stuck(data: bytes, spec):  # type: ignore[no-untyped-def]
+        nonlocal most
+        with lock:
+            running.append(1)
+            most = max(most, len(running))
+        time.sleep(0.1)
+        with lock:
+            running.pop()
+
+    settings = ProcessorSettings(time_limit=0.01, attempts=1, concurrency=1)
+    with patch("workers.processor.TIME_LIMIT_GRACE", 0.01):
+        await Processor(ports.commands, ports.blobs, settings, renderer=stuck).handle(
+            ports.log.read(0, 100)
+        )
+    await asyncio.sleep(0.15)
+    assert most == 1
+
+
 async def test_a_store_that_is_down_records_nothing_and_the_request_waits() -> None:
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes())
@@ -185,3 +212,30 @@ async def test_the_projector_repairs_a_gap_from_the_event_store() -> None:
     runner.apply_batch([events[0], events[2]])  # the ProcessingRequested went missing
     row = ports.read_model.get(image_id)
     assert row is not None and row.status is ImageStatus.PROCESSED and row.version == 3
+
+
+async def test_a_follower_outlives_a_database_that_is_down_for_a_while() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes(40, 20))
+    positions = ports.read_model
+    outage = {"reads": 3}
+    real_position = positions.position
+
+    def flaky_position(tracker: str) -> int:
+        if outage["reads"] > 0:
+            outage["reads"] -= 1
+            raise DependencyUnavailable("postgres", "connection refused")
+        return real_position(tracker)
+
+    positions.position = flaky_position  # type: ignore[method-assign]
+    follower = LogFollower(
+        ports.log, positions, ProjectorRunner(ports.read_model, ports.log), retry_pause=0.01
+    )
+    task = asyncio.create_task(follower.run())
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if ports.read_model.get(image_id) is not None:
+            break
+    task.cancel()
+    assert outage["reads"] == 0 and ports.read_model.get(image_id) is not None
+    assert not task.done() or task.cancelled()

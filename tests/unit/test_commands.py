@@ -1,0 +1,63 @@
+"""ImageCommands when the event store's answer is lost: a write that was stored is
+reported as done, not as a conflict."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from commands.application import ImageCommands
+from commands.messages import DeleteImage, RequestProcessing
+from domain.errors import ImageNotFound
+from domain.status import ImageStatus
+from tests.fakes import an_upload, in_memory_event_store
+
+
+def lose_the_next_reply(commands: ImageCommands) -> None:
+    """The next insert is stored, then reported as failed, as when the store retries an
+    insert whose first reply never came and meets its own rows."""
+    recorder: Any = commands.recorder
+    insert = recorder.insert_events
+
+    def stored_then_conflict(*args: Any, **kwargs: Any) -> Any:
+        recorder.insert_events = insert
+        insert(*args, **kwargs)
+        raise IntegrityError("duplicate key: the first attempt had been stored")
+
+    recorder.insert_events = stored_then_conflict
+
+
+def test_an_upload_whose_reply_was_lost_is_recorded_once() -> None:
+    commands, log = in_memory_event_store()
+    lose_the_next_reply(commands)
+    image_id = commands.upload(an_upload("grayscale"))
+    assert [e.type for e in log.history(image_id)] == ["ImageUploaded", "ProcessingRequested"]
+
+
+def test_a_delete_whose_reply_was_lost_is_reported_done() -> None:
+    commands, _ = in_memory_event_store()
+    image_id = commands.upload(an_upload(None))
+    lose_the_next_reply(commands)
+    commands.delete(DeleteImage(image_id=image_id))
+    assert commands.image(image_id).status is ImageStatus.DELETED
+    with pytest.raises(ImageNotFound):  # a real second delete is still refused
+        commands.delete(DeleteImage(image_id=image_id))
+
+
+def test_a_request_whose_reply_was_lost_is_reported_done() -> None:
+    commands, log = in_memory_event_store()
+    image_id = commands.upload(an_upload(None))
+    lose_the_next_reply(commands)
+    assert commands.request_processing(RequestProcessing(image_id=image_id, spec="blur:2")) == 1
+    assert [e.type for e in log.history(image_id)][-1] == "ProcessingRequested"
+
+
+def test_an_upload_that_really_conflicts_still_fails() -> None:
+    commands, _ = in_memory_event_store()
+    command = an_upload(None, uuid4())
+    commands.upload(command)
+    with pytest.raises(IntegrityError):
+        commands.upload(command)  # same id, another upload: not ours to claim
