@@ -12,11 +12,13 @@ from uuid import UUID, uuid4
 
 from api.deps import ApiServices, in_thread, notify_followers
 from api.schemas import Accepted, ImageUpload
+from commands.errors import EventStoreUnavailable
 from commands.messages import DeleteImage, RequestProcessing, UploadImage
 from domain.errors import EmptyImage, ImageNotFound, ImageTooLarge
 from domain.keys import original_key
 from domain.spec import parse_spec
 from domain.status import ImageStatus
+from infra.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,17 @@ async def accept_upload(services: ApiServices, upload: ImageUpload) -> Accepted:
         original_key=key,
         spec=spec,
     )
+    # On failure the original goes again, unless the upload was recorded after all. Not
+    # on cancellation: the worker thread is never abandoned, so a cancelled request has
+    # still recorded its upload, and the original must stay.
     try:
         await in_thread(services.commands.upload, command)
+    except (EventStoreUnavailable, DependencyUnavailable):
+        # The store could not be reached, so nothing was recorded (but for a reply lost
+        # after the commit): asking it again would only add its timeout to the 503.
+        await _discard(services, key)
+        raise
     except Exception:
-        # Not on cancellation: the worker thread is never abandoned, so a cancelled
-        # request has still recorded its upload, and the original must stay.
         if not await _recorded(services, image_id):
             await _discard(services, key)
         raise

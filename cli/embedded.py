@@ -7,13 +7,14 @@ import logging
 
 from api.app import create_app
 from cli.bootstrap import api_services, log_followers, open_blob_store, open_core
-from cli.processes.http import serve_http
+from cli.processes.http import check_can_listen, serve_http
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 async def serve_embedded(settings: Settings) -> None:
+    check_can_listen(settings.host, settings.port)  # before the data directory is created
     async with open_blob_store(settings) as blobs:
         with open_core(settings, blobs=blobs) as core:
             core.doorbell.bind(asyncio.get_running_loop())

@@ -61,7 +61,7 @@ def _configure_logging(level: str) -> None:
 @app.command()
 def dev(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", min=0, max=65535)] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -99,7 +99,7 @@ def _run_role(role: str, config: Path | None, **overrides: object) -> None:
 @app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", min=0, max=65535)] = None,
     config: ConfigOption = None,
 ) -> None:
     """Serve the HTTP API alone (production; run `imgproc migrate` first)."""

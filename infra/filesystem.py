@@ -1,11 +1,17 @@
-"""Blob store on a local directory: the embedded default."""
+"""Blob store on a local directory: the embedded default.
+
+A missing file is a missing blob (`BlobNotFound`); any other failure of the
+directory (EACCES, EIO, ENOTDIR, a full disk) means the store is unusable for
+now (`DependencyUnavailable`: 503 in the API, a retry in the workers).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
+import stat
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import anyio.to_thread
@@ -47,53 +53,96 @@ class FilesystemBlobStore:
 
     async def get(self, key: str) -> bytes:
         path = self._path(key)
-        try:
+        with _translated(key):
             return await anyio.to_thread.run_sync(path.read_bytes)
-        except FileNotFoundError:
-            raise BlobNotFound(key) from None
 
     async def stream(self, key: str) -> AsyncIterator[bytes]:
         path = self._path(key)
-        try:
+        with _translated(key):
             f = await anyio.to_thread.run_sync(path.open, "rb")
-        except FileNotFoundError:
-            raise BlobNotFound(key) from None
         try:
-            while chunk := await anyio.to_thread.run_sync(f.read, CHUNK_SIZE):
+            while True:
+                with _translated(key):
+                    chunk = await anyio.to_thread.run_sync(f.read, CHUNK_SIZE)
+                if not chunk:
+                    return
                 yield chunk
         finally:
             f.close()
 
     async def size(self, key: str) -> int:
-        try:
-            return (await anyio.to_thread.run_sync(self._path(key).stat)).st_size
-        except FileNotFoundError:
-            raise BlobNotFound(key) from None
+        path = self._path(key)
+        with _translated(key):
+            return (await anyio.to_thread.run_sync(path.stat)).st_size
 
     async def exists(self, key: str) -> bool:
-        return await anyio.to_thread.run_sync(self._path(key).is_file)
+        path = self._path(key)
+        with _translated(key):
+            return await anyio.to_thread.run_sync(_is_file, path)
 
     async def delete(self, key: str) -> None:
-        await anyio.to_thread.run_sync(lambda: self._path(key).unlink(missing_ok=True))
+        path = self._path(key)
+        with _translated(key):
+            await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
 
     async def delete_prefix(self, prefix: str) -> int:
-        return await anyio.to_thread.run_sync(self._delete_prefix, prefix)
-
-    def _delete_prefix(self, prefix: str) -> int:
         base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
-        if base.is_file():
-            base.unlink()
-            return 1
-        if not base.is_dir():
-            return 0
-        count = sum(1 for p in base.rglob("*") if p.is_file())
-        shutil.rmtree(base, ignore_errors=True)
-        return count
+        with _translated(prefix):
+            return await anyio.to_thread.run_sync(_delete_tree, base)
 
     async def check(self) -> None:
         def probe() -> None:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise DependencyUnavailable("blob directory", str(e)) from e
             if not os.access(self.root, os.W_OK):
                 raise DependencyUnavailable("blob directory", f"{self.root} is not writable")
 
         await anyio.to_thread.run_sync(probe)
+
+
+@contextlib.contextmanager
+def _translated(key: str) -> Iterator[None]:
+    try:
+        yield
+    except FileNotFoundError:
+        raise BlobNotFound(key) from None
+    except OSError as e:
+        raise DependencyUnavailable("blob directory", str(e)) from e
+
+
+def _is_file(path: Path) -> bool:
+    """Unlike Path.is_file, which answers False to any failure, a broken directory raises."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _delete_tree(base: Path) -> int:
+    """Delete base, a file or a directory with everything under it; return how many files
+    this call removed. What a concurrent removal took first is no failure; anything else
+    is, so a caller never records as done a deletion that left files behind."""
+    if not base.is_dir():
+        return int(_removed(os.unlink, base))
+    removed = 0
+    for directory, subdirectories, files in os.walk(base, topdown=False, onerror=_unless_gone):
+        removed += sum(_removed(os.unlink, Path(directory, name)) for name in files)
+        for name in subdirectories:
+            _removed(os.rmdir, Path(directory, name))
+    _removed(os.rmdir, base)
+    return removed
+
+
+def _removed(remove: Callable[[Path], None], path: Path) -> bool:
+    try:
+        remove(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _unless_gone(error: OSError) -> None:
+    if not isinstance(error, FileNotFoundError):
+        raise error

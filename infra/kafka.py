@@ -47,6 +47,9 @@ class Record:
 
 PartitionsHook = Callable[[frozenset[Partition]], Awaitable[None]]
 
+MAX_POLL_INTERVAL_MS = 60_000
+"""How long a member may go between fetches before it leaves its group, unless told."""
+
 
 @contextlib.contextmanager
 def _translated(action: str) -> Iterator[None]:
@@ -175,7 +178,7 @@ class EventConsumer:
         session_timeout_ms: int = 6_000,
         heartbeat_interval_ms: int = 1_000,
         rebalance_timeout_ms: int = 10_000,
-        max_poll_interval_ms: int = 60_000,
+        max_poll_interval_ms: int = MAX_POLL_INTERVAL_MS,
         request_timeout_ms: int = 10_000,
         client_id: str = "imgproc",
     ) -> None:

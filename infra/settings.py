@@ -12,6 +12,7 @@ default to PostgreSQL, Kafka and S3.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from urllib.parse import quote
 import yaml
 
 MiB = 1024 * 1024
+MAX_PORT = 65535
 ENV_PREFIX = "IMGPROC_"
 REDACTED = "***"
 
@@ -117,11 +119,8 @@ def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Se
     one its seed names build (`db_host`, …).
     """
     file_values: dict[str, Any] = {}
-    if config_file is not None and config_file.exists():
-        loaded = yaml.safe_load(config_file.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise SettingsError(f"{config_file}: expected a mapping of settings")
-        file_values = {str(k).lower(): v for k, v in loaded.items()}
+    if config_file is not None:
+        file_values = _read_file(config_file)
     file_seed = {k: v for k, v in file_values.items() if k.upper() in SEED_NAMES}
     file_own = {k: v for k, v in file_values.items() if k not in file_seed}
     env_seed = {name.lower(): env[name] for name in SEED_NAMES if name in env}
@@ -133,6 +132,29 @@ def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Se
     values |= {k: v for k, v in merged.items() if k in from_env_seed}
     values |= env_own
     return _coerce(values)
+
+
+def _read_file(config_file: Path) -> dict[str, Any]:
+    """The file's settings with lower-case keys; none when there is no file."""
+    try:
+        if not config_file.exists():
+            return {}
+        loaded = yaml.safe_load(config_file.read_text()) or {}
+    except OSError as e:
+        raise SettingsError(f"{config_file}: cannot be read: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        raise SettingsError(f"{config_file}: not valid YAML: {_yaml_problem(e)}") from None
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{config_file}: expected a mapping of settings")
+    return {str(k).lower(): v for k, v in loaded.items()}
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong and where, in one line (PyYAML's message spans several)."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"{error.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(error).split())
 
 
 def _var(name: str) -> str:
@@ -172,7 +194,7 @@ def _from_seed_names(seed: dict[str, Any]) -> dict[str, Any]:
             scheme = "https" if _boolean(seed.get("minio_ssl", "false")) else "http"
             port = int(seed.get("minio_port") or 9000)
             values["s3_endpoint_url"] = f"{scheme}://{seed['minio_host']}:{port}"
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         raise SettingsError(f"invalid database or MinIO setting: {e}") from None
     return values
 
@@ -209,9 +231,24 @@ def _coerce(values: dict[str, Any]) -> Settings:
                 coerced[name] = Path(raw)
             else:
                 coerced[name] = None if raw in ("", None) else str(raw)
-        except ValueError:
+        except (ValueError, TypeError):  # TypeError: a list or mapping where a number goes
             raise SettingsError(f"setting {name!r} has an invalid value {raw!r}") from None
+    if not 0 <= coerced.get("port", 0) <= MAX_PORT:
+        raise SettingsError(
+            f"setting 'port' must be between 0 and {MAX_PORT}, not {coerced['port']}"
+        )
+    if "log_level" in coerced:
+        coerced["log_level"] = _log_level(coerced["log_level"])
     return Settings(**coerced)
+
+
+def _log_level(raw: str | None) -> str:
+    """The canonical name of a logging level (`warn` is WARNING), one that both `logging`
+    and uvicorn accept; NOTSET is refused, as uvicorn does not know it."""
+    level = logging.getLevelNamesMapping().get(str(raw).upper())
+    if level is None or level == logging.NOTSET:
+        raise SettingsError(f"setting 'log_level' has an invalid value {raw!r}")
+    return logging.getLevelName(level)
 
 
 def _boolean(raw: Any) -> bool:

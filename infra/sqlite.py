@@ -1,5 +1,10 @@
 """SQLite: one connection per thread to the file under the data dir.
 
+Threads come and go (anyio retires a worker thread idle for 10 s), so each new
+connection first closes those of threads that have ended: a long-running
+process keeps as many connections as it has live threads, not one per thread
+it ever had.
+
 The driver's own transaction handling is off (`isolation_level=None`); each
 transaction starts with an explicit BEGIN IMMEDIATE, so a writer takes the lock
 before reading and never fails halfway with "database is locked".
@@ -26,7 +31,7 @@ class SqliteDatabase:
         self.path = path
         self._busy_timeout = busy_timeout
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -64,7 +69,7 @@ class SqliteDatabase:
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
-        for connection in connections:
+        for _thread, connection in connections:
             connection.close()
 
     def _connection(self) -> sqlite3.Connection:
@@ -74,21 +79,32 @@ class SqliteDatabase:
         if connection is not None:
             return connection
         with self._lock:
+            self._close_connections_of_ended_threads()
             try:
                 connection = sqlite3.connect(
                     self.path,
                     timeout=self._busy_timeout,
                     isolation_level=None,
-                    check_same_thread=False,  # close() runs on another thread
+                    check_same_thread=False,  # closed by another thread
                 )
                 connection.execute("PRAGMA journal_mode=WAL")
                 # With WAL, NORMAL never corrupts; the read model can be rebuilt anyway.
                 connection.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as e:
                 raise DependencyUnavailable("sqlite", str(e)) from e
-            self._connections.append(connection)
+            self._connections.append((threading.current_thread(), connection))
         self._local.connection = connection
         return connection
+
+    def _close_connections_of_ended_threads(self) -> None:
+        """An ended thread never uses its connection again (its thread-local is gone)."""
+        kept: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        for thread, connection in self._connections:
+            if thread.is_alive():
+                kept.append((thread, connection))
+            else:
+                connection.close()
+        self._connections = kept
 
 
 def _rollback(connection: sqlite3.Connection) -> None:

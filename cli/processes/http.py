@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
@@ -13,9 +14,32 @@ import anyio
 import uvicorn
 from litestar import Litestar
 
-from infra.settings import Settings
+from infra.settings import MAX_PORT, Settings
 
 log = logging.getLogger(__name__)
+
+
+class CannotListen(OSError):
+    """The address to serve on cannot be bound: in use, not ours, or no port at all."""
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Bind the address uvicorn is about to bind, and let it go again.
+
+    uvicorn reports a failed bind by logging it and exiting from inside its own
+    task (SystemExit(3)); checking first makes it one error, raised before
+    anything starts."""
+    if not 0 <= port <= MAX_PORT:  # getaddrinfo would quietly take the port modulo 65536
+        raise CannotListen(f"cannot listen on {host}:{port}: a port is 0 to {MAX_PORT}")
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, protocol, _name, address in addresses:
+            with socket.socket(family, kind, protocol) as probe:
+                # As uvicorn does, so a port left in TIME_WAIT by a stopped server is free.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(address)
+    except OSError as e:
+        raise CannotListen(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
 class _Server(uvicorn.Server):
@@ -33,6 +57,7 @@ async def serve_http(
 ) -> None:
     """Serve until SIGTERM or Ctrl-C: requests in flight finish, then the background
     work is cancelled."""
+    check_can_listen(settings.host, settings.port)
     server = _Server(
         uvicorn.Config(
             app,

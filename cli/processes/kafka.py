@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
+import math
+
 from cli.bootstrap import Core
-from infra.kafka import EventConsumer, EventPublisher, PartitionsHook, ensure_topic
+from infra.kafka import (
+    MAX_POLL_INTERVAL_MS,
+    EventConsumer,
+    EventPublisher,
+    PartitionsHook,
+    ensure_topic,
+)
 from infra.settings import Settings
 from workers.consumer import Consumer
 from workers.kafka_feed import Join, KafkaFeed
 from workers.kafka_ledger import VersionLedger
 from workers.kafka_offsets import OffsetTrackingReadModel
+from workers.processor import TIME_LIMIT_GRACE
 from workers.relay import Publisher
 
 DEAD_LETTER_PARTITIONS = 1
+
+# A member that does not fetch again within max_poll_interval leaves its group, and its
+# partitions move. The processor fetches only when a whole batch is rendered, each image
+# taking up to processing_time_limit (+ grace), processing_workers at a time: 256 records
+# would take over an hour. So it reads a few rounds of images per batch, and the interval
+# covers such a batch with a round to spare (for fetching, storing and recording).
+PROCESSOR_ROUNDS_PER_BATCH = 4
+
+
+def batch_size(settings: Settings, role: str) -> int:
+    """Records per batch: few for the processor, so a batch stays short."""
+    if role != "processor":
+        return settings.kafka_batch_size
+    workers = max(1, settings.processing_workers)
+    return max(1, min(settings.kafka_batch_size, PROCESSOR_ROUNDS_PER_BATCH * workers))
+
+
+def max_poll_interval_ms(settings: Settings, role: str) -> int:
+    """Long enough for the role's slowest batch, never shorter than the default."""
+    if role != "processor":
+        return MAX_POLL_INTERVAL_MS
+    rounds = math.ceil(batch_size(settings, role) / max(1, settings.processing_workers))
+    per_image = settings.processing_time_limit + TIME_LIMIT_GRACE
+    return max(MAX_POLL_INTERVAL_MS, math.ceil((rounds + 1) * per_image * 1000))
 
 
 def _brokers(settings: Settings) -> str:
@@ -49,6 +82,7 @@ def joiner(settings: Settings, role: str) -> Join:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
+            max_poll_interval_ms=max_poll_interval_ms(settings, role),
             client_id=f"imgproc-{role}",
         )
 
@@ -71,5 +105,5 @@ def kafka_feed(
         dead_letters=dead_letters,
         ledger=None if consumer.tracks_position else VersionLedger(core.database),
         offsets=offsets,
-        batch_size=core.settings.kafka_batch_size,
+        batch_size=batch_size(core.settings, role),
     )

@@ -27,7 +27,8 @@ class NotMigrated(Exception):
         )
 
 
-StartupError = DependencyUnavailable | NotMigrated
+# OSError: the process cannot bind its port or create its data directory, say.
+StartupError = DependencyUnavailable | NotMigrated | OSError
 
 
 def check_migrated(settings: Settings) -> None:
@@ -70,7 +71,7 @@ async def _cancelled_by_signals(main: Coroutine[Any, Any, None]) -> None:
 
 def startup_error(error: BaseException) -> StartupError | None:
     """The error that kept the process from starting, also from inside a task group."""
-    if isinstance(error, DependencyUnavailable | NotMigrated):
+    if isinstance(error, DependencyUnavailable | NotMigrated | OSError):
         return error
     if isinstance(error, BaseExceptionGroup):
         for inner in error.exceptions:

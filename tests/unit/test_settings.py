@@ -133,3 +133,46 @@ def test_an_unusable_value_is_refused_by_name(env: dict[str, str], complaint: st
 def test_an_unknown_key_in_the_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="'kafka_brokerz'"):
         load_settings({}, write(tmp_path, "kafka_brokerz: kafka:9092\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("max_pixels: [1]\n", "'max_pixels'"),
+        ("port: {a: 1}\n", "'port'"),
+        ("data_dir: [a, b]\n", "'data_dir'"),
+        ("db_host: db\ndb_port: [5432]\n", "database"),
+    ],
+)
+def test_a_list_or_mapping_where_a_value_goes_is_refused_by_name(
+    tmp_path: Path, text: str, complaint: str
+) -> None:
+    with pytest.raises(SettingsError, match=complaint):
+        load_settings({}, write(tmp_path, text))
+
+
+def test_a_file_that_is_not_yaml_is_refused_with_where(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"not valid YAML: .*\(line 1, column 1\)"):
+        load_settings({}, write(tmp_path, ": : :\n"))
+
+
+def test_a_config_path_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot be read"):
+        load_settings({}, tmp_path)
+
+
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_a_port_outside_the_tcp_range_is_refused(port: str) -> None:
+    with pytest.raises(SettingsError, match="'port' must be between 0 and 65535"):
+        load_settings({"IMGPROC_PORT": port})
+
+
+@pytest.mark.parametrize("level", ["bogus", "notset", ""])
+def test_a_log_level_logging_does_not_know_is_refused(level: str) -> None:
+    with pytest.raises(SettingsError, match="'log_level'"):
+        load_settings({"IMGPROC_LOG_LEVEL": level})
+
+
+@pytest.mark.parametrize(("level", "canonical"), [("debug", "DEBUG"), ("warn", "WARNING")])
+def test_a_log_level_is_kept_under_its_canonical_name(level: str, canonical: str) -> None:
+    assert load_settings({"IMGPROC_LOG_LEVEL": level}).log_level == canonical
