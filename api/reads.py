@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -141,16 +141,14 @@ async def blob_head_response(
     )
 
 
-async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _chain(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
     try:
         if first:
             yield first
         async for chunk in rest:
             yield chunk
     finally:
-        close = getattr(rest, "aclose", None)
-        if close is not None:
-            await close()
+        await rest.aclose()
 
 
 async def image_events(services: ApiServices, image_id: UUID) -> Sequence[EventEnvelope]:

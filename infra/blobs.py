@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 CHUNK_SIZE = 256 * 1024
@@ -20,7 +20,7 @@ class BlobStore(Protocol):
 
     async def get(self, key: str) -> bytes: ...
 
-    def stream(self, key: str) -> AsyncIterator[bytes]:
+    def stream(self, key: str) -> AsyncGenerator[bytes, None]:
         """Yield the object in chunks; raises BlobNotFound before the first chunk."""
         ...
 

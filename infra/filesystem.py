@@ -11,7 +11,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 
 import anyio.to_thread
@@ -56,7 +56,7 @@ class FilesystemBlobStore:
         with _translated(key):
             return await anyio.to_thread.run_sync(path.read_bytes)
 
-    async def stream(self, key: str) -> AsyncIterator[bytes]:
+    async def stream(self, key: str) -> AsyncGenerator[bytes, None]:
         path = self._path(key)
         with _translated(key):
             f = await anyio.to_thread.run_sync(path.open, "rb")

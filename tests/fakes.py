@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
@@ -65,7 +65,7 @@ class InMemoryBlobStore:
         self._available("get")
         return self._object(key)[0]
 
-    async def stream(self, key: str) -> AsyncIterator[bytes]:
+    async def stream(self, key: str) -> AsyncGenerator[bytes, None]:
         self._available("stream")
         data = self._object(key)[0]
         for start in range(0, len(data), self.chunk_size):
