@@ -66,6 +66,7 @@ async def serve_http(
             log_level=settings.log_level.lower(),
             access_log=False,
             lifespan="on",
+            log_config=None,  # uvicorn's loggers go through ours: one format in the log
         )
     )
     loop = asyncio.get_running_loop()
