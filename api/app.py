@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.deps import ApiServices
 from api.images import ImageController
@@ -19,13 +20,29 @@ DESCRIPTION = """Upload images, process them asynchronously with a pipeline spec
 `resize:100x100|grayscale`, and fetch the results. Every error is an RFC 9457
 `application/problem+json` document."""
 
+# Grouped by route template (`/api/v1/images/{image_id}`), never by the raw path: one
+# series per route, not one per image. Probes and scrapes would only drown the traffic.
+REQUEST_METRICS = PrometheusConfig(
+    app_name="imgproc",
+    prefix="imgproc_http",
+    group_path=True,
+    exclude=["^/metrics$", "^/health$", "^/ready$"],
+)
+
+
+class MetricsController(PrometheusController):
+    """The process's metrics in the Prometheus text format."""
+
+    include_in_schema = False
+
 
 def create_app(services: ApiServices) -> Litestar:
     def provide_services() -> ApiServices:
         return services
 
     return Litestar(
-        route_handlers=[ImageController, health, ready],
+        route_handlers=[ImageController, health, ready, MetricsController],
+        middleware=[REQUEST_METRICS.middleware],
         dependencies={"services": Provide(provide_services, use_cache=True, sync_to_thread=False)},
         exception_handlers=exception_handlers(services.max_upload_bytes),
         request_max_body_size=services.max_upload_bytes + FORM_OVERHEAD_BYTES,

@@ -18,6 +18,7 @@ from domain.errors import EmptyImage, ImageNotFound, ImageTooLarge
 from domain.keys import original_key
 from domain.spec import parse_spec
 from domain.status import ImageStatus
+from infra import metrics
 from infra.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ async def accept_upload(services: ApiServices, upload: ImageUpload) -> Accepted:
             await _discard(services, key)
         raise
     notify_followers(services)
+    metrics.record_upload()
     status = ImageStatus.UPLOADED if spec is None else ImageStatus.PROCESSING
     return Accepted(id=image_id, status=status)
 

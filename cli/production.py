@@ -1,7 +1,8 @@
 """The production processes: `imgproc api | process | project | relay | janitor`.
 
 Each runs one role on the configured stores (cli/processes/), logs its
-settings (secrets masked), stops cleanly on SIGTERM or Ctrl-C, and, when a
+settings (secrets masked), serves its metrics (the API on /metrics, the others on
+`metrics_port` when set), stops cleanly on SIGTERM or Ctrl-C, and, when a
 dependency cannot be reached at start, says so in one line and exits 1.
 """
 
@@ -38,8 +39,11 @@ def _roles() -> dict[str, Role]:
 def run_role(role: str, settings: Settings) -> None:
     """Run the role until signalled; exit 1 with one line when it cannot start."""
     from cli.processes.lifecycle import exit_on_startup_error, log_settings, run_until_signalled
+    from infra.metrics import serve_metrics
 
     main = _roles()[role]
     log_settings(role, settings)
     with exit_on_startup_error():
+        if role != "api":  # the API serves its metrics on its own /metrics
+            serve_metrics(settings.host, settings.metrics_port)
         run_until_signalled(main(settings))

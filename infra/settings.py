@@ -48,6 +48,8 @@ class Settings:
     max_output_dimension: int = 16384  # pixels a side of any result
     poll_interval: float = 0.05  # seconds between idle polls of the event log
     log_level: str = "INFO"
+    # Worker processes serve their Prometheus metrics on this port (on `host`); unset, none.
+    metrics_port: int | None = None
     # Kafka: when unset, consumers follow the event store's notification log.
     kafka_brokers: str | None = None
     kafka_topic: str = "image-events"
@@ -211,6 +213,10 @@ def _database_url(seed: dict[str, Any]) -> str:
     return url
 
 
+# Optional numbers: their default (None) cannot tell _coerce their type.
+_OPTIONAL_PORTS = ("metrics_port",)
+
+
 def _coerce(values: dict[str, Any]) -> Settings:
     known = {f.name: f for f in fields(Settings)}
     unknown = sorted(set(values) - set(known))
@@ -229,14 +235,17 @@ def _coerce(values: dict[str, Any]) -> Settings:
                 coerced[name] = float(raw)
             elif isinstance(default, Path):
                 coerced[name] = Path(raw)
+            elif name in _OPTIONAL_PORTS:
+                coerced[name] = None if raw in ("", None) else int(raw)
             else:
                 coerced[name] = None if raw in ("", None) else str(raw)
         except (ValueError, TypeError):  # TypeError: a list or mapping where a number goes
             raise SettingsError(f"setting {name!r} has an invalid value {raw!r}") from None
-    if not 0 <= coerced.get("port", 0) <= MAX_PORT:
-        raise SettingsError(
-            f"setting 'port' must be between 0 and {MAX_PORT}, not {coerced['port']}"
-        )
+    for name in ("port", *_OPTIONAL_PORTS):
+        if not 0 <= (coerced.get(name) or 0) <= MAX_PORT:
+            raise SettingsError(
+                f"setting {name!r} must be between 0 and {MAX_PORT}, not {coerced[name]}"
+            )
     if "log_level" in coerced:
         coerced["log_level"] = _log_level(coerced["log_level"])
     return Settings(**coerced)

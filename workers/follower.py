@@ -9,6 +9,7 @@ import logging
 import anyio.to_thread
 
 from commands.log import EventLog
+from infra import metrics
 from projections.store import ReadModel
 from workers.consumer import Consumer
 
@@ -93,6 +94,7 @@ class LogFollower:
                 await asyncio.wait_for(self._bell.wait(), self.poll_interval)
             return position
         await self.consumer.handle(batch)
+        metrics.record_events_handled(self.consumer.name, len(batch))
         position = batch[-1].position
         if not self.consumer.tracks_position:
             await anyio.to_thread.run_sync(

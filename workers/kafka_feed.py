@@ -26,6 +26,7 @@ import anyio.to_thread
 
 from commands.log import EventLog
 from domain.events import EventEnvelope, decode
+from infra import metrics
 from infra.errors import DependencyUnavailable
 from infra.kafka import (
     EventConsumer,
@@ -126,12 +127,14 @@ class KafkaFeed:
             self.offsets.stage({(p.topic, p.partition): offset for p, offset in done.items()})
             if events:
                 await self.consumer.handle(events)
+                metrics.record_events_handled(self.consumer.name, len(events))
             else:
                 await anyio.to_thread.run_sync(self.offsets.save_offsets, self.consumer.name)
         else:
             batch = await anyio.to_thread.run_sync(self._unapplied, events)
             if batch:
                 await self.consumer.handle(batch)
+                metrics.record_events_handled(self.consumer.name, len(batch))
                 await anyio.to_thread.run_sync(self._record, batch)
         if not await self.member.commit(done):
             log.info(

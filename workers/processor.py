@@ -20,6 +20,7 @@ from domain.events import EventEnvelope, ProcessingRequested
 from domain.keys import result_key
 from domain.spec import Spec, parse_spec
 from domain.status import ImageStatus
+from infra import metrics
 from infra.blobs import BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
 from workers.pipeline import (
@@ -100,7 +101,8 @@ class Processor:
         try:
             spec = parse_spec(event.data.spec)
             original = await self.blobs.get(image.original_key)
-            rendered = await self._render_with_retries(original, spec)
+            with metrics.processing_duration.time():
+                rendered = await self._render_with_retries(original, spec)
         except (InvalidSpec, ProcessingError) as e:
             await self._fail(event, request_no, str(e))
             return
@@ -122,6 +124,7 @@ class Processor:
             ),
         )
         if recorded:
+            metrics.record_result("processed")
             log.info(
                 "image %s request %d processed: %s %dx%d, %d frame(s), %d bytes, "
                 "peak working memory %.1f MiB",
@@ -174,10 +177,12 @@ class Processor:
 
     async def _fail(self, event: EventEnvelope, request_no: int, reason: str) -> None:
         log.info("image %s request %d failed: %s", event.image_id, request_no, reason)
-        await anyio.to_thread.run_sync(
+        recorded = await anyio.to_thread.run_sync(
             self.commands.fail_processing,
             FailProcessing(image_id=event.image_id, request_no=request_no, reason=reason),
         )
+        if recorded:
+            metrics.record_result("failed")
 
     async def _discard_if_deleted(self, event: EventEnvelope, key: str) -> None:
         """The image was deleted while we worked: the janitor may have swept

@@ -176,3 +176,10 @@ def test_a_log_level_logging_does_not_know_is_refused(level: str) -> None:
 @pytest.mark.parametrize(("level", "canonical"), [("debug", "DEBUG"), ("warn", "WARNING")])
 def test_a_log_level_is_kept_under_its_canonical_name(level: str, canonical: str) -> None:
     assert load_settings({"IMGPROC_LOG_LEVEL": level}).log_level == canonical
+
+
+def test_the_metrics_port_is_off_unless_set_and_must_be_a_port() -> None:
+    assert load_settings({}).metrics_port is None
+    assert load_settings({"IMGPROC_METRICS_PORT": "9100"}).metrics_port == 9100
+    with pytest.raises(SettingsError, match="metrics_port"):
+        load_settings({"IMGPROC_METRICS_PORT": "99999"})

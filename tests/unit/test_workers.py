@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from PIL import Image
+from prometheus_client import REGISTRY
 
 from commands.messages import DeleteImage
 from domain.keys import image_prefix, original_key
@@ -52,6 +53,23 @@ async def test_processing_records_one_result_however_often_the_request_arrives()
     assert image.status is ImageStatus.PROCESSED
     with Image.open(io.BytesIO(await ports.blobs.get(image.result_key or ""))) as result:
         assert result.size == (10, 5)
+
+
+async def test_a_processed_image_is_counted_once_with_its_duration() -> None:
+    results, durations = "imgproc_processing_results_total", "imgproc_processing_duration_seconds"
+    processed = {"outcome": "processed"}
+    results_before = REGISTRY.get_sample_value(results, processed) or 0.0
+    timed_before = REGISTRY.get_sample_value(f"{durations}_count") or 0.0
+    ports = fake_ports()
+    await uploaded(ports, image_bytes(40, 20))
+    processor = Processor(ports.commands, ports.blobs, FAST)
+    batch = ports.log.read(0, 100)
+
+    await processor.handle(batch)
+    await processor.handle(batch)
+
+    assert REGISTRY.get_sample_value(results, processed) == results_before + 1
+    assert REGISTRY.get_sample_value(f"{durations}_count") == timed_before + 1
 
 
 async def test_two_processors_racing_on_one_request_record_one_result() -> None:
@@ -239,3 +257,17 @@ async def test_a_follower_outlives_a_database_that_is_down_for_a_while() -> None
     task.cancel()
     assert outage["reads"] == 0 and ports.read_model.get(image_id) is not None
     assert not task.done() or task.cancelled()
+
+
+async def test_followers_count_the_events_their_consumer_handled() -> None:
+    from prometheus_client import REGISTRY
+
+    def handled() -> float:
+        labels = {"consumer": "janitor"}
+        return REGISTRY.get_sample_value("imgproc_events_handled_total", labels) or 0.0
+
+    ports = fake_ports()
+    await uploaded(ports, image_bytes())
+    before = handled()
+    await LogFollower(ports.log, ports.read_model, Janitor(ports.blobs)).drain()
+    assert handled() - before == 2  # ImageUploaded and ProcessingRequested
