@@ -25,17 +25,12 @@ from typing import NamedTuple, Protocol
 from domain.events import EventEnvelope
 from projections.bulk import TableProjector
 from projections.shadow import create_copy, dialect_of, drop, hold_writers, swap
-from projections.sql import Cursor, Database
+from projections.sql import SET_POSITION, Cursor, Database
 
 # Events per read and per transaction while the shadow fills.
 BATCH_EVENTS = 10_000
 # Tries of a swap that could not get its locks in time.
 SWAP_ATTEMPTS = 3
-
-_SET_POSITION = (
-    "INSERT INTO tracking (name, position) VALUES (?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-)
 
 
 class Log(Protocol):
@@ -166,7 +161,7 @@ def _swap_in(
             applied, position = applied + len(batch), batch[-1].position
         position = max(position, head)
         swap(cursor, dialect, chosen.table, chosen.shadow)
-        _execute(db, cursor, _SET_POSITION, [chosen.name, position])
+        _execute(db, cursor, SET_POSITION, [chosen.name, position])
 
     _transaction(db, projector, catch_up_and_swap)
     return applied, position

@@ -40,7 +40,7 @@ _SET_OFFSET = (
     "INSERT INTO kafka_offsets (consumer, topic, partition, next_offset) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = excluded.next_offset"
 )
-_SET_POSITION = (
+SET_POSITION = (
     "INSERT INTO tracking (name, position) VALUES (?, ?) "
     "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
 )
@@ -112,7 +112,7 @@ class SqlReadModel:
         stored one is left out (a projector that lagged behind a rebuild's swap)."""
         with self._db.transaction() as cursor:
             self._upsert(cursor, rows, _UPSERT_NEWER_SUFFIX)
-            self._execute(cursor, _SET_POSITION, [tracker, position])
+            self._execute(cursor, SET_POSITION, [tracker, position])
 
     def save_with_offsets(
         self, consumer: str, rows: Sequence[ImageRow], offsets: Mapping[tuple[str, int], int]
@@ -139,7 +139,7 @@ class SqlReadModel:
 
     def set_position(self, tracker: str, position: int) -> None:
         with self._db.transaction() as cursor:
-            self._execute(cursor, _SET_POSITION, [tracker, position])
+            self._execute(cursor, SET_POSITION, [tracker, position])
 
     def _upsert(self, cursor: Cursor, rows: Sequence[ImageRow], suffix: str) -> None:
         # One row per image: PostgreSQL refuses to upsert the same key twice in a statement.
