@@ -117,8 +117,6 @@ def processor(core: Core) -> Processor:
             max_pixels=settings.max_pixels,
             max_dimension=settings.max_output_dimension,
             time_limit=settings.processing_time_limit,
-            attempts=settings.processing_attempts,
-            backoff=settings.processing_backoff,
             concurrency=settings.processing_workers,
         ),
     )

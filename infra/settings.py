@@ -41,8 +41,6 @@ class Settings:
     database_url: str | None = None
     max_upload_bytes: int = 20 * MiB
     max_pixels: int = 50_000_000
-    processing_attempts: int = 3
-    processing_backoff: float = 0.2  # seconds, doubled after each failed attempt
     processing_workers: int = 2
     processing_time_limit: float = 30.0  # seconds one image may take
     max_output_dimension: int = 16384  # pixels a side of any result

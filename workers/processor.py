@@ -45,8 +45,6 @@ class ProcessorSettings:
     max_pixels: int = 50_000_000
     max_dimension: int = MAX_OUTPUT_DIMENSION
     time_limit: float = 30.0  # seconds per job
-    attempts: int = 3  # for unexpected errors; a bad image fails at once
-    backoff: float = 0.2  # seconds before the second attempt, doubled after
     concurrency: int = 2  # pipelines running at once, each in its own thread
 
     def renderer(self) -> Renderer:
@@ -102,7 +100,7 @@ class Processor:
             spec = parse_spec(event.data.spec)
             original = await self.blobs.get(image.original_key)
             with metrics.processing_duration.time():
-                rendered = await self._render_with_retries(original, spec)
+                rendered = await self._render(original, spec)
         except (InvalidSpec, ProcessingError) as e:
             await self._fail(event, request_no, str(e))
             return
@@ -140,21 +138,16 @@ class Processor:
         else:
             await self._discard_if_deleted(event, key)
 
-    async def _render_with_retries(self, original: bytes, spec: Spec) -> Rendered:
-        delay = self.settings.backoff
-        for attempt in range(1, self.settings.attempts + 1):
-            try:
-                return await self._render_in_time(original, spec)
-            except (ProcessingError, DependencyUnavailable, EventStoreUnavailable):
-                raise
-            except Exception as e:
-                if attempt == self.settings.attempts:
-                    log.exception("processing failed after %d attempts", attempt)
-                    raise ProcessingError(f"internal error: {type(e).__name__}") from e
-                log.warning("processing attempt %d failed: %r; retrying", attempt, e)
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+    async def _render(self, original: bytes, spec: Spec) -> Rendered:
+        """An error the renderer did not expect fails the request, logged here once; a lost
+        dependency is raised instead, so that the request is delivered again."""
+        try:
+            return await self._render_in_time(original, spec)
+        except (ProcessingError, DependencyUnavailable, EventStoreUnavailable):
+            raise
+        except Exception as e:
+            log.exception("processing failed")
+            raise ProcessingError(f"internal error: {type(e).__name__}") from e
 
     async def _render_in_time(self, original: bytes, spec: Spec) -> Rendered:
         limit = self.settings.time_limit

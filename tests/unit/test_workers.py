@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import threading
 import time
 from unittest.mock import patch
@@ -20,11 +21,10 @@ from infra.errors import DependencyUnavailable
 from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes
 from workers.follower import LogFollower
 from workers.janitor import Janitor
-from workers.pipeline import render
 from workers.processor import Processor, ProcessorSettings
 from workers.projector import ProjectorRunner
 
-FAST = ProcessorSettings(attempts=3, backoff=0.001)
+FAST = ProcessorSettings()
 
 
 async def uploaded(ports: FakePorts, data: bytes, spec: str | None = "resize:10x10") -> UUID:
@@ -92,34 +92,27 @@ async def test_an_image_that_cannot_be_decoded_fails_with_a_reason() -> None:
     assert image.error
 
 
-async def test_unexpected_errors_are_retried_then_fail_the_image() -> None:
+async def test_an_unexpected_error_fails_the_request_at_once_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes())
     calls: list[int] = []
 
-    def flaky(data: bytes, spec):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        if len(calls) < 2:
-            raise RuntimeError("worker hiccup")
-        return render(data, spec, max_pixels=1_000_000)
-
-    await Processor(ports.commands, ports.blobs, FAST, renderer=flaky).handle(
-        ports.log.read(0, 100)
-    )
-    assert len(calls) == 2
-    assert ports.commands.image(image_id).status is ImageStatus.PROCESSED
-
-    other = await uploaded(ports, image_bytes())
-
     def broken(data: bytes, spec):  # type: ignore[no-untyped-def]
-        raise RuntimeError("always")
+        calls.append(1)
+        raise RuntimeError("worker hiccup")
 
-    await Processor(ports.commands, ports.blobs, FAST, renderer=broken).handle(
-        ports.log.read(2, 100)
-    )
-    image = ports.commands.image(other)
+    with caplog.at_level(logging.ERROR, logger="workers.processor"):
+        await Processor(ports.commands, ports.blobs, FAST, renderer=broken).handle(
+            ports.log.read(0, 100)
+        )
+    image = ports.commands.image(image_id)
     assert image.status is ImageStatus.FAILED
     assert image.error == "internal error: RuntimeError"
+    assert len(calls) == 1
+    assert len([r for r in caplog.records if r.exc_info is not None]) == 1
+    assert "worker hiccup" in caplog.text
 
 
 async def test_a_job_over_its_time_limit_fails_and_the_worker_goes_on() -> None:
@@ -129,7 +122,7 @@ async def test_a_job_over_its_time_limit_fails_and_the_worker_goes_on() -> None:
     def stuck(data: bytes, spec):  # type: ignore[no-untyped-def]
         time.sleep(0.5)  # one long Pillow call that never reaches a deadline check
 
-    settings = ProcessorSettings(time_limit=0.01, attempts=1)
+    settings = ProcessorSettings(time_limit=0.01)
     with patch("workers.processor.TIME_LIMIT_GRACE", 0.05):
         await Processor(ports.commands, ports.blobs, settings, renderer=stuck).handle(
             ports.log.read(0, 100)
@@ -156,7 +149,7 @@ async def test_renders_past_their_time_limit_still_count_against_the_concurrency
         with lock:
             running.pop()
 
-    settings = ProcessorSettings(time_limit=0.01, attempts=1, concurrency=1)
+    settings = ProcessorSettings(time_limit=0.01, concurrency=1)
     with patch("workers.processor.TIME_LIMIT_GRACE", 0.01):
         await Processor(ports.commands, ports.blobs, settings, renderer=stuck).handle(
             ports.log.read(0, 100)
