@@ -7,18 +7,40 @@ Each setting has an `IMGPROC_*` variable (`IMGPROC_KAFKA_TOPIC`) and a
 lower-case key in the file (`kafka_topic`). The names the deployment scripts
 already use (`DB_HOST`, `KAFKA_BROKERS`, `MINIO_HOST`, …, see SEED_NAMES) are
 accepted as well, in either place; setting them switches from the embedded
-default to PostgreSQL, Kafka and S3.
+default to PostgreSQL, Kafka and S3. Within one source, a setting named
+outright (`database_url`) wins over the one its seed names build (`db_host`, …).
+An `IMGPROC_*` variable that names no setting is ignored; an unknown key in the
+file is refused.
+
+Values are read as text and converted by msgspec, which also checks the bounds
+declared on each field. Booleans are `true/false`, `1/0`, `yes/no` or `on/off`;
+an empty value unsets an optional setting.
+
+One Settings serves every role; each reads only its part:
+
+- every role: `data_dir`, `database_url`, `log_level`;
+- `api`: `host`, `port`, `max_upload_bytes`, `max_pixels`, `s3_*`;
+- `process`: `max_pixels`, `max_output_dimension`, `processing_workers`,
+  `processing_time_limit`, `s3_*`;
+- `janitor`: `s3_*`;
+- `relay`: `kafka_topic`, `kafka_partitions`, `kafka_idempotent`,
+  `kafka_batch_size`, `poll_interval`;
+- `process`, `project`, `janitor`: `kafka_*` when Kafka is in use, else
+  `poll_interval`; with `relay`, `metrics_port` (on `host`);
+- `dev`: the api's and the processor's settings and `poll_interval`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
+import msgspec
+import msgspec.inspect as mi
 import yaml
 
 MiB = 1024 * 1024
@@ -26,39 +48,44 @@ MAX_PORT = 65535
 ENV_PREFIX = "IMGPROC_"
 REDACTED = "***"
 
+Port = Annotated[int, msgspec.Meta(ge=0, le=MAX_PORT)]
+Count = Annotated[int, msgspec.Meta(ge=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+
+T = TypeVar("T", bound=msgspec.Struct)
+
 
 class SettingsError(ValueError):
     """A setting has a value we cannot use."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     data_dir: Path = Path(".imgproc")
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: Port = 8080
     # A PostgreSQL URL; when unset, the event store and read model live in a
     # SQLite file under data_dir.
     database_url: str | None = None
-    max_upload_bytes: int = 20 * MiB
-    max_pixels: int = 50_000_000
-    processing_workers: int = 2
-    processing_time_limit: float = 30.0  # seconds one image may take
-    max_output_dimension: int = 16384  # pixels a side of any result
-    poll_interval: float = 0.05  # seconds between idle polls of the event log
+    max_upload_bytes: Count = 20 * MiB
+    max_pixels: Count = 50_000_000
+    processing_workers: Count = 2
+    processing_time_limit: Seconds = 30.0  # seconds one image may take
+    max_output_dimension: Count = 16384  # pixels a side of any result
+    poll_interval: Seconds = 0.05  # seconds between idle polls of the event log
     log_level: str = "INFO"
     # Worker processes serve their Prometheus metrics on this port (on `host`); unset, none.
-    metrics_port: int | None = None
+    metrics_port: Port | None = None
     # Kafka: when unset, consumers follow the event store's notification log.
     kafka_brokers: str | None = None
     kafka_topic: str = "image-events"
     kafka_dead_letter_topic: str | None = None  # default: "<kafka_topic>.dead-letter"
     kafka_group_id: str = "imgproc"  # prefix: each role joins "<kafka_group_id>-<role>"
-    kafka_partitions: int = 6  # when the topic has to be created
+    kafka_partitions: Count = 6  # when the topic has to be created
     kafka_idempotent: bool = True  # idempotent producer (brokers without it need false)
-    kafka_batch_size: int = 256  # events per published or consumed batch
-    kafka_session_timeout_ms: int = 10_000
-    kafka_heartbeat_interval_ms: int = 3_000
-    kafka_rebalance_timeout_ms: int = 10_000
+    kafka_batch_size: Count = 256  # events per published or consumed batch
+    kafka_session_timeout_ms: Count = 10_000
+    kafka_heartbeat_interval_ms: Count = 3_000
+    kafka_rebalance_timeout_ms: Count = 10_000
     # S3: when neither bucket nor endpoint is set, blobs live under data_dir.
     s3_endpoint_url: str | None = None  # unset: AWS itself
     s3_bucket: str | None = None  # default "images" once S3 is in use
@@ -100,11 +127,13 @@ class Settings:
         return f"{self.kafka_group_id}-{role}"
 
     def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        changed = {k: v for k, v in changes.items() if v is not None}
+        return msgspec.structs.replace(self, **changed)
 
     def redacted(self) -> dict[str, Any]:
         """Every setting, fit for a log: passwords and secret keys masked."""
-        values = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        values = msgspec.structs.asdict(self)
+        values["data_dir"] = str(self.data_dir)
         if self.s3_secret_key is not None:
             values["s3_secret_key"] = REDACTED
         if self.database_url is not None:
@@ -112,26 +141,54 @@ class Settings:
         return values
 
 
-def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Settings:
-    """Settings from a YAML file (if given and present) overridden by the environment.
+class _Database(msgspec.Struct):
+    """The seed's DB_* names, which build the database URL (other names are ignored)."""
 
-    Within one source, a setting named outright (`database_url`) wins over the
-    one its seed names build (`db_host`, …).
-    """
+    db_host: str
+    db_port: Port = 5432
+    db_user: str = "postgres"
+    db_password: str = ""
+    db_name: str = "imgproc"
+    db_ssl_mode: str = ""
+
+    def url(self) -> str:
+        user, password, name = (
+            quote(p, safe="") for p in (self.db_user, self.db_password, self.db_name)
+        )
+        credentials = f"{user}:{password}" if password else user
+        query = f"?sslmode={quote(self.db_ssl_mode, safe='')}" if self.db_ssl_mode else ""
+        return f"postgresql://{credentials}@{self.db_host}:{self.db_port}/{name}{query}"
+
+
+class _Minio(msgspec.Struct):
+    """The seed's MINIO_* names, which build the S3 endpoint."""
+
+    minio_host: str
+    minio_port: Port = 9000
+    minio_ssl: bool = False
+
+    def url(self) -> str:
+        return f"{'https' if self.minio_ssl else 'http'}://{self.minio_host}:{self.minio_port}"
+
+
+def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Settings:
+    """Settings from a YAML file (if given and present) overridden by the environment."""
     file_values: dict[str, Any] = {}
     if config_file is not None:
         file_values = _read_file(config_file)
     file_seed = {k: v for k, v in file_values.items() if k.upper() in SEED_NAMES}
     file_own = {k: v for k, v in file_values.items() if k not in file_seed}
     env_seed = {name.lower(): env[name] for name in SEED_NAMES if name in env}
-    env_own = {f.name: env[_var(f.name)] for f in fields(Settings) if _var(f.name) in env}
+    env_own = {name: env[_var(name)] for name in Settings.__struct_fields__ if _var(name) in env}
     # A seed part from the environment completes the file's parts (DB_PASSWORD alone).
     from_env_seed = {_SEED_FIELDS[name.upper()] for name in env_seed}
     merged = _from_seed_names(file_seed | env_seed)
     values = _from_seed_names(file_seed) | file_own
     values |= {k: v for k, v in merged.items() if k in from_env_seed}
     values |= env_own
-    return _coerce(values)
+    if "log_level" in values:
+        values["log_level"] = _log_level(values["log_level"])
+    return _convert(values, Settings, "setting")
 
 
 def _read_file(config_file: Path) -> dict[str, Any]:
@@ -173,98 +230,74 @@ _RENAMED = {
     "SERVER_PORT": "port",
 }
 # Seed names that together build one setting: DB_* the database URL, MINIO_* the S3 endpoint.
-_DATABASE_PARTS = ("DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME", "DB_SSL_MODE")
-_MINIO_PARTS = ("MINIO_HOST", "MINIO_PORT", "MINIO_SSL")
 _SEED_FIELDS = (
     _RENAMED
-    | dict.fromkeys(_DATABASE_PARTS, "database_url")
-    | dict.fromkeys(_MINIO_PARTS, "s3_endpoint_url")
+    | {name.upper(): "database_url" for name in _Database.__struct_fields__}
+    | {name.upper(): "s3_endpoint_url" for name in _Minio.__struct_fields__}
 )
 SEED_NAMES = frozenset(_SEED_FIELDS)
 
 
 def _from_seed_names(seed: dict[str, Any]) -> dict[str, Any]:
     """Settings from seed names (keys in lower case). DB_HOST switches to PostgreSQL and
-    MINIO_HOST to S3; the other parts only fill in their URL."""
-    try:
-        values = {_RENAMED[k.upper()]: v for k, v in seed.items() if k.upper() in _RENAMED}
-        if seed.get("db_host"):
-            values["database_url"] = _database_url(seed)
-        if seed.get("minio_host"):
-            scheme = "https" if _boolean(seed.get("minio_ssl", "false")) else "http"
-            port = int(seed.get("minio_port") or 9000)
-            values["s3_endpoint_url"] = f"{scheme}://{seed['minio_host']}:{port}"
-    except (ValueError, TypeError) as e:
-        raise SettingsError(f"invalid database or MinIO setting: {e}") from None
+    MINIO_HOST to S3; the other parts only fill in their URL, empty ones their default."""
+    values = {_RENAMED[k.upper()]: v for k, v in seed.items() if k.upper() in _RENAMED}
+    parts = {k: v for k, v in seed.items() if v not in ("", None)}
+    if parts.get("db_host"):
+        database = _convert(parts, _Database, "database setting")
+        values["database_url"] = database.url()
+    if parts.get("minio_host"):
+        minio = _convert(parts, _Minio, "MinIO setting")
+        values["s3_endpoint_url"] = minio.url()
     return values
 
 
-def _database_url(seed: dict[str, Any]) -> str:
-    user = quote(str(seed.get("db_user") or "postgres"), safe="")
-    password = str(seed.get("db_password") or "")
-    credentials = f"{user}:{quote(password, safe='')}" if password else user
-    port = int(seed.get("db_port") or 5432)
-    name = quote(str(seed.get("db_name") or "imgproc"), safe="")
-    url = f"postgresql://{credentials}@{seed['db_host']}:{port}/{name}"
-    if seed.get("db_ssl_mode"):
-        url += f"?sslmode={quote(str(seed['db_ssl_mode']), safe='')}"
-    return url
+# msgspec reads true/false and 1/0 as booleans; deployment files also say yes/no, on/off.
+_SPOKEN_BOOLEANS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
 
 
-# Optional numbers: their default (None) cannot tell _coerce their type.
-_OPTIONAL_PORTS = ("metrics_port",)
+def _convert(values: dict[str, Any], into: type[T], what: str) -> T:
+    """`values` as an `into`, each read as text as if from the environment; a refusal
+    names the setting and says what it must be."""
+    given = {k: v if v is None or isinstance(v, list | dict) else str(v) for k, v in values.items()}
+    for field in msgspec.structs.fields(into):
+        value = given.get(name := field.name)
+        if field.type is bool and isinstance(value, str):
+            given[name] = _SPOKEN_BOOLEANS.get(value.lower(), value)
+        elif field.default is None and value == "":
+            given[name] = None
+    try:  # the hook builds data_dir, the one type msgspec leaves to us
+        return msgspec.convert(given, into, strict=False, dec_hook=lambda kind, v: kind(v))
+    except msgspec.ValidationError as e:
+        if unknown := re.search(r"unknown field `(.*)`", str(e)):
+            raise SettingsError(f"unknown {what} {unknown[1]!r}") from None
+        name = str(e).rpartition("`$.")[2].rstrip("`")
+        kind = next(f.type for f in msgspec.structs.fields(into) if f.name == name)
+        wanted = _wanted(mi.type_info(kind))
+        raise SettingsError(f"{what} {name!r} must be {wanted}, not {given[name]!r}") from None
 
 
-def _coerce(values: dict[str, Any]) -> Settings:
-    known = {f.name: f for f in fields(Settings)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise SettingsError(f"unknown setting {unknown[0]!r}")
-    coerced: dict[str, Any] = {}
-    defaults = Settings()
-    for name, raw in values.items():
-        default = getattr(defaults, name)
-        try:
-            if isinstance(default, bool):
-                coerced[name] = _boolean(raw)
-            elif isinstance(default, int):
-                coerced[name] = int(raw)
-            elif isinstance(default, float):
-                coerced[name] = float(raw)
-            elif isinstance(default, Path):
-                coerced[name] = Path(raw)
-            elif name in _OPTIONAL_PORTS:
-                coerced[name] = None if raw in ("", None) else int(raw)
-            else:
-                coerced[name] = None if raw in ("", None) else str(raw)
-        except (ValueError, TypeError):  # TypeError: a list or mapping where a number goes
-            raise SettingsError(f"setting {name!r} has an invalid value {raw!r}") from None
-    for name in ("port", *_OPTIONAL_PORTS):
-        if not 0 <= (coerced.get(name) or 0) <= MAX_PORT:
-            raise SettingsError(
-                f"setting {name!r} must be between 0 and {MAX_PORT}, not {coerced[name]}"
-            )
-    if "log_level" in coerced:
-        coerced["log_level"] = _log_level(coerced["log_level"])
-    return Settings(**coerced)
+def _wanted(kind: mi.Type) -> str:
+    """What a value of this type looks like, in words (every number we take is above 0)."""
+    match kind:
+        case mi.UnionType(types=(inner, mi.NoneType())):
+            return f"{_wanted(inner)}, or empty"
+        case mi.IntType(ge=0, le=int(high)):
+            return f"between 0 and {high}"
+        case mi.IntType() | mi.FloatType():
+            return "a number above 0"
+        case mi.BoolType():
+            return "true or false"
+    return "a path" if isinstance(kind, mi.CustomType) else "text"
 
 
-def _log_level(raw: str | None) -> str:
+def _log_level(raw: Any) -> str:
     """The canonical name of a logging level (`warn` is WARNING), one that both `logging`
     and uvicorn accept; NOTSET is refused, as uvicorn does not know it."""
     level = logging.getLevelNamesMapping().get(str(raw).upper())
     if level is None or level == logging.NOTSET:
         raise SettingsError(f"setting 'log_level' has an invalid value {raw!r}")
     return logging.getLevelName(level)
-
-
-def _boolean(raw: Any) -> bool:
-    text = str(raw).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(raw)
 
 
 def _without_password(url: str) -> str:

@@ -183,3 +183,43 @@ def test_the_metrics_port_is_off_unless_set_and_must_be_a_port() -> None:
     assert load_settings({"IMGPROC_METRICS_PORT": "9100"}).metrics_port == 9100
     with pytest.raises(SettingsError, match="metrics_port"):
         load_settings({"IMGPROC_METRICS_PORT": "99999"})
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        *[("yes", True), ("on", True), ("1", True), ("TRUE", True)],
+        *[("no", False), ("off", False), ("0", False), ("False", False)],
+    ],
+)
+def test_a_boolean_may_be_spelt_as_the_deployment_scripts_do(text: str, value: bool) -> None:
+    assert load_settings({"IMGPROC_S3_CREATE_BUCKET": text}).s3_create_bucket is value
+    minio = load_settings({"MINIO_HOST": "minio", "MINIO_SSL": text}).s3_endpoint_url
+    assert minio == f"{'https' if value else 'http'}://minio:9000"
+
+
+def test_a_number_in_the_file_is_text_where_text_goes(tmp_path: Path) -> None:
+    config = write(tmp_path, "kafka_group_id: 2024\ndb_host: db\ndb_password: 1234\n")
+
+    settings = load_settings({}, config)
+
+    assert settings.kafka_group_id == "2024"
+    assert settings.database_url == "postgresql://postgres:1234@db:5432/imgproc"
+
+
+def test_an_empty_variable_unsets_an_optional_setting(tmp_path: Path) -> None:
+    config = write(tmp_path, "metrics_port: 9100\n")
+
+    assert load_settings({"IMGPROC_METRICS_PORT": ""}, config).metrics_port is None
+
+
+@pytest.mark.parametrize(
+    "name", ["processing_workers", "max_pixels", "kafka_batch_size", "processing_time_limit"]
+)
+def test_sizes_counts_and_times_must_be_above_zero(name: str) -> None:
+    with pytest.raises(SettingsError, match=f"setting '{name}' must be .* not '0'"):
+        load_settings({f"IMGPROC_{name.upper()}": "0"})
+
+
+def test_a_variable_no_setting_reads_any_more_is_ignored() -> None:
+    assert load_settings({"IMGPROC_PROCESSING_ATTEMPTS": "3"}) == Settings()
