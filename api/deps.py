@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
-
 T = TypeVar("T")
 
 
@@ -43,7 +41,7 @@ class ApiServices:
     blobs: BlobStore
     probe: Callable[..., ImageInfo]
     max_pixels: int
-    max_upload_bytes: int = 20 * MiB
+    max_upload_bytes: int
     notify: Callable[[], None] | None = None
 
 

@@ -109,17 +109,7 @@ def api_services(core: Core) -> ApiServices:
 
 
 def processor(core: Core) -> Processor:
-    settings = core.settings
-    return Processor(
-        core.commands,
-        core.blobs,
-        ProcessorSettings(
-            max_pixels=settings.max_pixels,
-            max_dimension=settings.max_output_dimension,
-            time_limit=settings.processing_time_limit,
-            concurrency=settings.processing_workers,
-        ),
-    )
+    return Processor(core.commands, core.blobs, ProcessorSettings.of(core.settings))
 
 
 def log_follower(core: Core, consumer: Consumer) -> LogFollower:

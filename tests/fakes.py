@@ -7,14 +7,15 @@ Example::
     ports.project()                     # bring the read model up to the log's head
     image_bytes(64, 48, "JPEG")         # a real image, made with Pillow
     ports.blobs.failing = {"put"}       # the blob store refuses writes
+    processor_settings(time_limit=0.01)  # the default settings, one changed
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import AsyncGenerator, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import Notification
@@ -28,10 +29,12 @@ from domain.keys import original_key
 from domain.status import ImageStatus
 from infra.blobs import CHUNK_SIZE, BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
+from infra.settings import Settings
 from projections.projector import apply
 from projections.rows import ImageRow, Page
 from projections.sql import POSITION_LIMIT
 from projections.store import InvalidCursor, ReadModel
+from workers.processor import ProcessorSettings
 
 PROJECTOR = "projector"
 
@@ -248,3 +251,15 @@ def an_upload(spec: str | None = "resize:100x100", image_id: UUID | None = None)
         original_key=original_key(image_id),
         spec=spec,
     )
+
+
+def processor_settings(**changes: Any) -> ProcessorSettings:
+    """The processor's settings as the service derives them from the defaults, with `changes`."""
+    return replace(ProcessorSettings.of(Settings()), **changes)
+
+
+def api_limits(**changes: int) -> dict[str, int]:
+    """ApiServices' limits on uploads, from the default settings, with `changes`."""
+    defaults = Settings()
+    limits = {"max_pixels": defaults.max_pixels, "max_upload_bytes": defaults.max_upload_bytes}
+    return limits | changes

@@ -23,13 +23,8 @@ from domain.status import ImageStatus
 from infra import metrics
 from infra.blobs import BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
-from workers.pipeline import (
-    MAX_OUTPUT_DIMENSION,
-    ProcessingError,
-    Rendered,
-    render,
-    result_extension,
-)
+from infra.settings import Settings
+from workers.pipeline import ProcessingError, Rendered, render, result_extension
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +37,21 @@ TIME_LIMIT_GRACE = 5.0
 
 @dataclass(frozen=True)
 class ProcessorSettings:
-    max_pixels: int = 50_000_000
-    max_dimension: int = MAX_OUTPUT_DIMENSION
-    time_limit: float = 30.0  # seconds per job
-    concurrency: int = 2  # pipelines running at once, each in its own thread
+    """The processor's part of the service's Settings, whose defaults are the only ones."""
+
+    max_pixels: int
+    max_dimension: int  # pixels a side of any result
+    time_limit: float  # seconds per job
+    concurrency: int  # pipelines running at once, each in its own thread
+
+    @classmethod
+    def of(cls, settings: Settings) -> ProcessorSettings:
+        return cls(
+            max_pixels=settings.max_pixels,
+            max_dimension=settings.max_output_dimension,
+            time_limit=settings.processing_time_limit,
+            concurrency=settings.processing_workers,
+        )
 
     def renderer(self) -> Renderer:
         return functools.partial(
@@ -67,7 +73,7 @@ class Processor:
         self,
         commands: ImageCommands,
         blobs: BlobStore,
-        settings: ProcessorSettings = ProcessorSettings(),
+        settings: ProcessorSettings,
         renderer: Renderer | None = None,
     ) -> None:
         self.commands = commands

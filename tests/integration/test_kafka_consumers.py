@@ -35,7 +35,7 @@ from infra.errors import DependencyUnavailable
 from infra.kafka import EventPublisher, Partition
 from infra.migrate import upgrade
 from infra.settings import Settings
-from tests.fakes import an_upload
+from tests.fakes import an_upload, processor_settings
 from tests.servers import postgres_database, tansu_broker
 from workers.consumer import Consumer
 from workers.follower import LogFollower
@@ -126,7 +126,7 @@ class World:
 
 def counting_renderer(renders: list[str], outages: list[str]) -> Renderer:
     """Renders and counts; while `outages` holds anything, fails as a lost dependency."""
-    rendering = ProcessorSettings().renderer()
+    rendering = processor_settings().renderer()
 
     def render_and_count(data: bytes, spec: Spec) -> Rendered:
         renders.append(spec.canonical)
@@ -187,7 +187,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 outages=outages,
                 processor=Recording(
                     Processor(
-                        core.commands, core.blobs, renderer=counting_renderer(renders, outages)
+                        core.commands,
+                        core.blobs,
+                        ProcessorSettings.of(settings),
+                        renderer=counting_renderer(renders, outages),
                     )
                 ),
                 running={},

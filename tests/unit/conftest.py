@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from api import ApiServices, create_app
 from infra.imaging import probe
-from tests.fakes import FakePorts, fake_ports
+from tests.fakes import FakePorts, api_limits, fake_ports
 
 
 @pytest.fixture
@@ -25,10 +25,10 @@ def rings() -> list[None]:
     return []
 
 
-@pytest.fixture
-def api_limits() -> dict[str, Any]:
+@pytest.fixture(name="api_limits")
+def small_api_limits() -> dict[str, Any]:
     """Overridden by test modules that need other limits."""
-    return {"max_pixels": 1_000_000}
+    return api_limits(max_pixels=1_000_000)
 
 
 @pytest.fixture

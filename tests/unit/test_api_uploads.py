@@ -13,15 +13,15 @@ import pytest
 from commands.errors import EventStoreUnavailable
 from domain import events as ev
 from domain.keys import original_key
-from tests.fakes import FakePorts, image_bytes
+from tests.fakes import FakePorts, api_limits, image_bytes
 
 PROBLEM = "application/problem+json"
 LIMIT = 64 * 1024
 
 
-@pytest.fixture
-def api_limits() -> dict[str, Any]:
-    return {"max_pixels": 1_000_000, "max_upload_bytes": LIMIT}
+@pytest.fixture(name="api_limits")
+def small_api_limits() -> dict[str, Any]:
+    return api_limits(max_pixels=1_000_000, max_upload_bytes=LIMIT)
 
 
 async def upload(

@@ -18,13 +18,13 @@ from commands.messages import DeleteImage
 from domain.keys import image_prefix, original_key
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
-from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes
+from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes, processor_settings
 from workers.follower import LogFollower
 from workers.janitor import Janitor
-from workers.processor import Processor, ProcessorSettings
+from workers.processor import Processor
 from workers.projector import ProjectorRunner
 
-FAST = ProcessorSettings()
+SETTINGS = processor_settings()
 
 
 async def uploaded(ports: FakePorts, data: bytes, spec: str | None = "resize:10x10") -> UUID:
@@ -41,7 +41,7 @@ def event_types(ports: FakePorts, image_id: UUID) -> list[str]:
 async def test_processing_records_one_result_however_often_the_request_arrives() -> None:
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes(40, 20))
-    processor = Processor(ports.commands, ports.blobs, FAST)
+    processor = Processor(ports.commands, ports.blobs, SETTINGS)
     batch = ports.log.read(0, 100)
 
     await processor.handle(batch)
@@ -62,7 +62,7 @@ async def test_a_processed_image_is_counted_once_with_its_duration() -> None:
     timed_before = REGISTRY.get_sample_value(f"{durations}_count") or 0.0
     ports = fake_ports()
     await uploaded(ports, image_bytes(40, 20))
-    processor = Processor(ports.commands, ports.blobs, FAST)
+    processor = Processor(ports.commands, ports.blobs, SETTINGS)
     batch = ports.log.read(0, 100)
 
     await processor.handle(batch)
@@ -76,8 +76,8 @@ async def test_two_processors_racing_on_one_request_record_one_result() -> None:
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes(40, 20))
     batch = ports.log.read(0, 100)
-    first = Processor(ports.commands, ports.blobs, FAST)
-    second = Processor(ports.commands, ports.blobs, FAST)
+    first = Processor(ports.commands, ports.blobs, SETTINGS)
+    second = Processor(ports.commands, ports.blobs, SETTINGS)
     await asyncio.gather(first.handle(batch), second.handle(batch))
     assert event_types(ports, image_id).count("ProcessingCompleted") == 1
 
@@ -86,7 +86,7 @@ async def test_an_image_that_cannot_be_decoded_fails_with_a_reason() -> None:
     ports = fake_ports()
     whole = image_bytes(400, 300, "JPEG")
     image_id = await uploaded(ports, whole[: len(whole) // 3])
-    await Processor(ports.commands, ports.blobs, FAST).handle(ports.log.read(0, 100))
+    await Processor(ports.commands, ports.blobs, SETTINGS).handle(ports.log.read(0, 100))
     image = ports.commands.image(image_id)
     assert image.status is ImageStatus.FAILED
     assert image.error
@@ -104,7 +104,7 @@ async def test_an_unexpected_error_fails_the_request_at_once_and_is_logged(
         raise RuntimeError("worker hiccup")
 
     with caplog.at_level(logging.ERROR, logger="workers.processor"):
-        await Processor(ports.commands, ports.blobs, FAST, renderer=broken).handle(
+        await Processor(ports.commands, ports.blobs, SETTINGS, renderer=broken).handle(
             ports.log.read(0, 100)
         )
     image = ports.commands.image(image_id)
@@ -122,7 +122,7 @@ async def test_a_job_over_its_time_limit_fails_and_the_worker_goes_on() -> None:
     def stuck(data: bytes, spec):  # type: ignore[no-untyped-def]
         time.sleep(0.5)  # one long Pillow call that never reaches a deadline check
 
-    settings = ProcessorSettings(time_limit=0.01)
+    settings = processor_settings(time_limit=0.01)
     with patch("workers.processor.TIME_LIMIT_GRACE", 0.05):
         await Processor(ports.commands, ports.blobs, settings, renderer=stuck).handle(
             ports.log.read(0, 100)
@@ -149,7 +149,7 @@ async def test_renders_past_their_time_limit_still_count_against_the_concurrency
         with lock:
             running.pop()
 
-    settings = ProcessorSettings(time_limit=0.01, concurrency=1)
+    settings = processor_settings(time_limit=0.01, concurrency=1)
     with patch("workers.processor.TIME_LIMIT_GRACE", 0.01):
         await Processor(ports.commands, ports.blobs, settings, renderer=stuck).handle(
             ports.log.read(0, 100)
@@ -162,7 +162,7 @@ async def test_a_store_that_is_down_records_nothing_and_the_request_waits() -> N
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes())
     ports.blobs.failing.add("get")
-    processor = Processor(ports.commands, ports.blobs, FAST)
+    processor = Processor(ports.commands, ports.blobs, SETTINGS)
     with pytest.raises(DependencyUnavailable):
         await processor.handle(ports.log.read(0, 100))
     assert ports.commands.image(image_id).status is ImageStatus.PROCESSING
@@ -176,7 +176,7 @@ async def test_a_deleted_image_is_not_processed() -> None:
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes())
     ports.commands.delete(DeleteImage(image_id=image_id))
-    await Processor(ports.commands, ports.blobs, FAST).handle(ports.log.read(0, 100))
+    await Processor(ports.commands, ports.blobs, SETTINGS).handle(ports.log.read(0, 100))
     assert "ProcessingCompleted" not in event_types(ports, image_id)
 
 
@@ -195,7 +195,7 @@ async def test_followers_bring_the_read_model_up_to_date_and_survive_redelivery(
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes(40, 20))
     processor = LogFollower(
-        ports.log, ports.read_model, Processor(ports.commands, ports.blobs, FAST)
+        ports.log, ports.read_model, Processor(ports.commands, ports.blobs, SETTINGS)
     )
     projector = LogFollower(
         ports.log, ports.read_model, ProjectorRunner(ports.read_model, ports.log)
@@ -217,7 +217,7 @@ async def test_followers_bring_the_read_model_up_to_date_and_survive_redelivery(
 async def test_the_projector_repairs_a_gap_from_the_event_store() -> None:
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes(40, 20))
-    await Processor(ports.commands, ports.blobs, FAST).handle(ports.log.read(0, 100))
+    await Processor(ports.commands, ports.blobs, SETTINGS).handle(ports.log.read(0, 100))
     events = list(ports.log.read(0, 100))
     runner = ProjectorRunner(ports.read_model, ports.log)
     runner.apply_batch([events[0], events[2]])  # the ProcessingRequested went missing
