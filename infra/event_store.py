@@ -4,27 +4,39 @@ The tables are created by the migrations, never by the library (CREATE_TABLE
 is false), so `infra.migrate.upgrade` must have run before `open_image_commands`.
 A notification id is an event's position in the log: the rowid on SQLite,
 `notification_id` on PostgreSQL.
+
+On PostgreSQL the library's recorders run on `FailFastDatastore`, built by our
+`PostgresFactory` (the library's factory has no setting for a datastore class).
+The SSL mode of the database URL reaches the library's connections as libpq's
+own PGSSLMODE: the library passes no connection option beyond host, port, name,
+user and password.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from time import monotonic
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import eventsourcing.postgres
+import psycopg
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import (
+    BaseInfrastructureFactory,
     InterfaceError,
     OperationalError,
     PersistenceError,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import Environment, retry
-from psycopg.conninfo import conninfo_to_dict
+from eventsourcing.utils import Environment, EnvType, strtobool
+from psycopg import Connection
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import DictRow
 
 from commands.application import ImageCommands
 from domain.events import EventEnvelope, envelope
@@ -37,8 +49,12 @@ T = TypeVar("T")
 SQLITE_LOCK_TIMEOUT_SECONDS = 10
 POSTGRES_POOL_SIZE = 2  # kept open
 POSTGRES_MAX_OVERFLOW = 8  # opened under load
-# How long a call waits for a pooled connection, per try; the recorder tries twice.
-POSTGRES_POOL_TIMEOUT_SECONDS = 2
+# How long one try waits for a pooled connection; the library's recorder makes ten tries.
+POSTGRES_POOL_TIMEOUT_SECONDS = 1
+# libpq's own minimum: how long checking a server that drops packets may take.
+POSTGRES_CHECK_TIMEOUT_SECONDS = 2
+# A transaction left idle this long is ended by the server (the library's default).
+POSTGRES_IDLE_IN_TRANSACTION_SECONDS = 5
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:
@@ -67,40 +83,70 @@ def event_store_env(settings: Settings) -> dict[str, str]:
     }
 
 
-_TWO_TRIES = retry((InterfaceError, OperationalError), max_attempts=2, wait=0.1)
+class FailFastDatastore(PostgresDatastore):
+    """The library's datastore, reporting a server that has gone within seconds.
 
-
-class FailFastRecorder(PostgresApplicationRecorder):
-    """The library's recorder, giving up after two tries instead of ten.
-
-    Each try waits up to the pool timeout for a connection, so ten tries made a
-    dead server take half a minute to report (and a request as long to get its
-    503); two still ride out one dropped connection.
+    The recorder tries each call ten times, and each try waits up to the pool
+    timeout for a connection the pool cannot make: a dead server took ten pool
+    timeouts to report. Once a try has failed, the next ones first connect
+    directly, which a dead server refuses at once; a server that drops packets
+    is checked at most every `POSTGRES_CHECK_TIMEOUT_SECONDS`.
     """
 
-    insert_events = _TWO_TRIES(inspect.unwrap(PostgresApplicationRecorder.insert_events))
-    select_events = _TWO_TRIES(inspect.unwrap(PostgresApplicationRecorder.select_events))
-    select_notifications = _TWO_TRIES(
-        inspect.unwrap(PostgresApplicationRecorder.select_notifications)
-    )
-    max_notification_id = _TWO_TRIES(
-        inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
-    )
+    def __init__(self, *, sslmode: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        keys = ("dbname", "host", "port", "user", "password")
+        server = {key: kwargs[key] for key in keys} | ({"sslmode": sslmode} if sslmode else {})
+        self._conninfo = make_conninfo("", **server)  # where the pool connects
+        self._suspect = False  # a try failed: check the server before the next one
+        self._down_until = 0.0
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Connection[DictRow]]:
+        if self._suspect:
+            self._check_server()
+        try:
+            with super().get_connection() as connection:
+                yield connection
+        except (InterfaceError, OperationalError):
+            self._suspect = True
+            raise
+
+    def _check_server(self) -> None:
+        if monotonic() < self._down_until:
+            raise OperationalError("PostgreSQL was unreachable moments ago")
+        try:
+            psycopg.connect(self._conninfo, connect_timeout=POSTGRES_CHECK_TIMEOUT_SECONDS).close()
+        except psycopg.OperationalError as e:
+            self._down_until = monotonic() + POSTGRES_CHECK_TIMEOUT_SECONDS
+            raise OperationalError(str(e)) from e
+        self._suspect = False
 
 
 class PostgresFactory(eventsourcing.postgres.PostgresFactory):
-    """The library's PostgreSQL persistence, with the fail-fast recorder and the SSL
-    mode (POSTGRES_SSLMODE), which its own settings have no name for."""
+    """The library's PostgreSQL persistence (recorders, tables, statements) on a
+    `FailFastDatastore` built from the settings `event_store_env` writes."""
 
-    application_recorder_class = FailFastRecorder
-
-    def __init__(self, env: Environment | dict[str, str] | None) -> None:
-        super().__init__(env)
-        sslmode = self.env.get("POSTGRES_SSLMODE")
-        if sslmode:
-            # The pool opens lazily; every connection it makes uses these arguments.
-            kwargs = cast(dict[str, Any], self.datastore.pool.kwargs)
-            kwargs["sslmode"] = sslmode
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        # Not the library factory's own __init__: all it does is build a plain datastore.
+        BaseInfrastructureFactory.__init__(self, env)
+        setting = self.env.get
+        sslmode = setting("POSTGRES_SSLMODE") or ""
+        if sslmode and os.environ.get("PGSSLMODE") != sslmode:
+            os.environ["PGSSLMODE"] = sslmode  # read by libpq for every connection it makes
+        self.datastore = FailFastDatastore(
+            dbname=setting("POSTGRES_DBNAME") or "postgres",
+            host=setting("POSTGRES_HOST") or "localhost",
+            port=setting("POSTGRES_PORT") or "5432",
+            user=setting("POSTGRES_USER") or "postgres",
+            password=setting("POSTGRES_PASSWORD") or "",
+            sslmode=sslmode,
+            connect_timeout=int(setting("POSTGRES_CONNECT_TIMEOUT") or 30),
+            idle_in_transaction_session_timeout=POSTGRES_IDLE_IN_TRANSACTION_SECONDS,
+            pool_size=int(setting("POSTGRES_POOL_SIZE") or 5),
+            max_overflow=int(setting("POSTGRES_MAX_OVERFLOW") or 10),
+            pre_ping=strtobool(setting("POSTGRES_PRE_PING") or "no"),
+        )
 
 
 def notification_channel(app: ImageCommands) -> str | None:
@@ -140,19 +186,24 @@ class SqlEventLog:
         return [self._envelope(p, e) for p, e in positioned]
 
     def _positioned(self, image_id: UUID, after_version: int) -> list[tuple[int, StoredEvent]]:
-        """The image's stored events after a version, each with its notification id."""
+        """The image's stored events after a version, each with its notification id.
+
+        The recorders' `select_events` leaves out the notification id, and
+        `select_notifications` cannot select one originator: hence this query.
+        """
         recorder = self._app.recorder
+        key: object
         if isinstance(recorder, SQLiteApplicationRecorder):
-            query = "SELECT rowid AS position, * FROM {} WHERE originator_id=? "
-            query += "AND originator_version>? "
-            key: Any = image_id.hex  # how the SQLite recorder stores a UUID
+            position, placeholder, key = "rowid", "?", image_id.hex  # as the recorder stores it
         elif isinstance(recorder, PostgresApplicationRecorder):
-            query = "SELECT notification_id AS position, * FROM {} WHERE originator_id=%s "
-            query += "AND originator_version>%s "
-            key = image_id
+            position, placeholder, key = "notification_id", "%s", image_id
         else:
             raise TypeError(f"no history query for {type(recorder).__name__}")
-        query = query.format(recorder.events_table_name) + "ORDER BY originator_version"
+        query = (
+            f"SELECT {position} AS position, originator_version, topic, state "
+            f"FROM {recorder.events_table_name} WHERE originator_id={placeholder} "
+            f"AND originator_version>{placeholder} ORDER BY originator_version"
+        )
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(query, (key, after_version))
             return [(row["position"], _stored(image_id, row)) for row in cursor.fetchall()]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from commands.application import ImageCommands
+from commands.errors import EventStoreUnavailable
 from commands.messages import CompleteProcessing
 from domain.events import ImageUploaded, ProcessingCompleted, ProcessingRequested
 from domain.image import Image
@@ -19,9 +25,10 @@ from domain.keys import original_key
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
 from infra.event_store import SqlEventLog, event_store_env, open_image_commands
+from infra.migrate import upgrade
 from infra.settings import Settings
 from tests.fakes import an_upload
-from tests.servers import closed_port
+from tests.servers import POSTGRES_ADMIN_URL, closed_port, postgres_database
 
 if TYPE_CHECKING:
     from tests.integration.backends import Backend
@@ -179,6 +186,65 @@ def test_an_unreachable_postgres_is_reported_quickly(tmp_path: Path) -> None:
         open_image_commands(Settings(data_dir=tmp_path, database_url=url))
 
     assert time.monotonic() - started < 2
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[Settings]:
+    """A migrated PostgreSQL database."""
+    with postgres_database() as url:
+        settings = Settings(data_dir=tmp_path, database_url=url)
+        upgrade(settings)
+        yield settings
+
+
+@contextlib.contextmanager
+def refusing_connections(settings: Settings) -> Iterator[None]:
+    """The database refuses new connections and loses its open ones, as when its server
+    goes away; then it is back."""
+    dbname = str(conninfo_to_dict(settings.database_url or "")["dbname"])
+    name = sql.Identifier(dbname)
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            [dbname],
+        )
+        try:
+            yield
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
+
+
+def test_a_database_gone_while_running_is_reported_within_seconds(postgres: Settings) -> None:
+    app = open_image_commands(postgres)
+    upload(app)
+
+    with refusing_connections(postgres):
+        timings = []
+        for _ in range(2):
+            started = time.monotonic()
+            with pytest.raises(EventStoreUnavailable):
+                upload(app)
+            timings.append(time.monotonic() - started)
+
+    assert timings[0] < 4 and timings[1] < 3, timings
+    image_id = upload(app)  # and back as soon as it is
+    assert [e.version for e in SqlEventLog(app).history(image_id)] == [1, 2]
+    app.close()
+
+
+def test_the_ssl_mode_of_the_url_reaches_the_event_store_connections(
+    postgres: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGSSLMODE", "prefer")  # libpq's default; the store sets it per URL
+    url = f"{postgres.database_url}?sslmode=disable"
+    app = open_image_commands(Settings(data_dir=postgres.data_dir, database_url=url))
+
+    with app.recorder.datastore.get_connection() as connection:  # type: ignore[attr-defined]
+        options = {o.keyword: o.val for o in connection.pgconn.info}
+
+    assert options[b"sslmode"] == b"disable"
+    app.close()
 
 
 def test_the_postgres_environment_comes_from_the_url() -> None:
