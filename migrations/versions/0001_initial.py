@@ -1,14 +1,21 @@
 """Initial schema: the event store, the image_status read model, tracking positions.
 
-The event store's objects are created exactly as eventsourcing 9.5.6's
-application recorder would create them (its CREATE_TABLE is then switched
-off), so the library finds what it expects:
+The event store's objects are written out as eventsourcing 9.5.6's application
+recorder creates them (its CREATE_TABLE is switched off), so the library finds
+what it expects:
 
 - SQLite: `stored_events`, the notification id being the table's rowid.
 - PostgreSQL: `images_events` (the recorder names it after the application,
   `ImageCommands.name`), its `notification_id` bigserial and unique index, the
   `stored_event_uuid` composite type it inserts through, and the
-  `es_insert_events_uuid` function it creates alongside.
+  `es_insert_events_uuid` function it creates alongside (which NOTIFYs the
+  channel named after the table).
+
+Written out rather than asked of the library: a migration is a fixed step, and
+the PostgreSQL recorder connects as soon as it is built. The test
+`test_the_event_store_is_what_the_library_itself_would_create` compares these
+tables with the ones the library creates itself, so that an upgrade of the
+library which changes them fails until a new migration follows it.
 
 Revision ID: 0001
 Revises:

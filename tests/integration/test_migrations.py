@@ -11,10 +11,12 @@ from typing import Any
 import msgspec
 import pytest
 import sqlalchemy as sa
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
+from eventsourcing.utils import Environment
 
 from commands.application import ImageCommands
 from infra.errors import DependencyUnavailable
-from infra.event_store import event_store_env
+from infra.event_store import event_store_env, notification_channel
 from infra.migrate import current_revision, head_revision, sqlalchemy_url, upgrade
 from infra.settings import Settings
 from projections.rows import COLUMNS, ImageRow
@@ -88,19 +90,33 @@ def test_image_status_has_one_column_per_row_field(blank_settings: Settings) -> 
 def test_the_event_store_is_what_the_library_itself_would_create(
     blank_settings: Settings, tmp_path: Path
 ) -> None:
+    """Migration 0001 writes out the library's DDL; after an upgrade of the library
+    this fails until a new migration brings the tables to what it now creates."""
     from tests.integration.backends import fresh_settings  # late: pytest loads it as a plugin first
 
     upgrade(blank_settings)
     backend = "postgres" if blank_settings.uses_postgres else "sqlite"
     (tmp_path / "reference").mkdir()
     with fresh_settings(backend, tmp_path / "reference") as reference:
-        env = event_store_env(reference) | {"CREATE_TABLE": "true"}
-        app = ImageCommands(env=env)
+        recorder = library_recorder(reference)  # the library's own factory and create_table()
         try:
-            assert app.recorder.events_table_name == events_table(blank_settings)  # type: ignore[attr-defined]
-            assert event_store_schema(blank_settings) == event_store_schema(reference)
+            table = recorder.events_table_name  # type: ignore[attr-defined]
+            assert table == events_table(blank_settings)
+            assert event_store_schema(blank_settings, table) == event_store_schema(reference, table)
+            if blank_settings.uses_postgres:
+                app = ImageCommands(env=event_store_env(blank_settings))
+                assert notification_channel(app) == recorder.channel_name  # type: ignore[attr-defined]
+                app.close()
         finally:
-            app.close()
+            recorder.datastore.close()  # type: ignore[attr-defined]
+
+
+def library_recorder(settings: Settings) -> ApplicationRecorder:
+    """The library's recorder for ImageCommands, having created its tables itself."""
+    module = "eventsourcing.postgres" if settings.uses_postgres else "eventsourcing.sqlite"
+    env = event_store_env(settings) | {"PERSISTENCE_MODULE": module, "CREATE_TABLE": "true"}
+    factory = InfrastructureFactory.construct(Environment(ImageCommands.name, env))
+    return factory.application_recorder()
 
 
 def test_an_unreachable_postgres_is_reported_quickly(tmp_path: Path) -> None:
@@ -115,29 +131,44 @@ def test_an_unreachable_postgres_is_reported_quickly(tmp_path: Path) -> None:
     assert time.monotonic() - started < 2
 
 
-def event_store_schema(settings: Settings) -> list[Any]:
+def event_store_schema(settings: Settings, table: str) -> list[Any]:
     """Everything about the event store objects that the library depends on."""
-    queries = (
-        [
-            "SELECT type, name, tbl_name, sql FROM sqlite_master "
-            "WHERE tbl_name = 'stored_events' ORDER BY name"
-        ]
-        if not settings.uses_postgres
-        else [
-            "SELECT column_name, data_type, is_nullable, column_default "
-            "FROM information_schema.columns WHERE table_name = 'images_events' "
-            "ORDER BY ordinal_position",
-            "SELECT indexname, indexdef FROM pg_indexes "
-            "WHERE tablename = 'images_events' ORDER BY indexname",
-            "SELECT reloptions FROM pg_class WHERE relname = 'images_events'",
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = 'stored_event_uuid'::regclass ORDER BY attnum",
-            "SELECT proname, prosrc, pg_get_function_arguments(oid) FROM pg_proc "
-            "WHERE left(proname, 3) = 'es_' ORDER BY proname",
-        ]
-    )
     engine = sa.create_engine(sqlalchemy_url(settings), poolclass=sa.NullPool)
+    inspector = sa.inspect(engine)
+    columns = [
+        (c["name"], str(c["type"]), c["nullable"], c["default"])
+        for c in inspector.get_columns(table)
+    ]
+    indexes = sorted(
+        (i["name"] or "", tuple(i["column_names"]), i["unique"])
+        for i in inspector.get_indexes(table)
+    )
+    keys = inspector.get_pk_constraint(table)["constrained_columns"]
+    queries = POSTGRES_CATALOG if settings.uses_postgres else SQLITE_CATALOG
     with engine.connect() as connection:
-        schema = [[tuple(row) for row in connection.exec_driver_sql(q)] for q in queries]
+        catalog = [
+            [tuple(row) for row in connection.execute(sa.text(q), {"table": table})]
+            for q in queries
+        ]
     engine.dispose()
-    return schema
+    return [columns, indexes, keys, *catalog]
+
+
+# What the inspector does not show: the DDL itself, storage options, and the
+# composite type, function and triggers the library inserts and notifies through.
+SQLITE_CATALOG = [
+    "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = :table ORDER BY name",
+]
+POSTGRES_CATALOG = [
+    "SELECT reloptions FROM pg_class WHERE relname = :table",
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE conrelid = CAST(:table AS regclass) ORDER BY conname",
+    "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+    "WHERE tgrelid = CAST(:table AS regclass) ORDER BY tgname",
+    "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+    "WHERE attrelid = CAST('stored_event_uuid' AS regclass) ORDER BY attnum",
+    "SELECT proname, prosrc, pg_get_function_arguments(oid), pg_get_function_result(oid) "
+    "FROM pg_proc WHERE pronamespace = CAST('public' AS regnamespace) ORDER BY proname",
+    "SELECT sequencename, data_type, start_value, increment_by FROM pg_sequences "
+    "ORDER BY sequencename",
+]
