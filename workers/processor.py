@@ -24,7 +24,7 @@ from infra import metrics
 from infra.blobs import BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
 from infra.settings import Settings
-from workers.pipeline import ProcessingError, Rendered, render, result_extension
+from workers.imaging import ProcessingError, Rendered, render, result_extension
 
 log = logging.getLogger(__name__)
 

@@ -39,9 +39,9 @@ from tests.fakes import an_upload, processor_settings
 from tests.servers import postgres_database, tansu_broker
 from workers.consumer import Consumer
 from workers.follower import LogFollower
+from workers.imaging import Rendered
 from workers.kafka_feed import KafkaFeed
 from workers.kafka_offsets import OffsetTrackingReadModel
-from workers.pipeline import Rendered
 from workers.processor import Processor, ProcessorSettings, Renderer
 from workers.projector import ProjectorRunner
 from workers.relay import Relay, message

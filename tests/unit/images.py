@@ -9,7 +9,7 @@ import zlib
 from PIL import Image
 
 from domain.spec import parse_spec
-from workers.pipeline import MAX_OUTPUT_DIMENSION, Rendered, render
+from workers.imaging import MAX_OUTPUT_DIMENSION, Rendered, render
 
 ORIENTATION = 0x0112
 LIMIT = 10_000_000

@@ -10,7 +10,7 @@ from domain.spec import parse_spec
 from tests.unit.corpus import animated, oriented_jpeg
 from tests.unit.corpus.specs import spec_text
 from tests.unit.images import decoded, encoded
-from workers.pipeline import ProcessingError, render
+from workers.imaging import ProcessingError, render
 
 SOURCES = {
     "jpeg": oriented_jpeg(6, (25, 17)),  # odd sides: the scaled decode rounds them up

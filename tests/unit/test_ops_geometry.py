@@ -17,7 +17,7 @@ from tests.unit.images import (
     run,
     save,
 )
-from workers.pipeline import ProcessingError
+from workers.imaging import ProcessingError
 
 # Resizing
 

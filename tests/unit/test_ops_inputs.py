@@ -25,7 +25,7 @@ from tests.unit.images import (
     pixel,
     run,
 )
-from workers.pipeline import ProcessingError
+from workers.imaging import ProcessingError
 
 
 def test_a_cmyk_jpeg_becomes_rgb_with_its_colours() -> None:

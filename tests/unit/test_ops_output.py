@@ -17,7 +17,7 @@ from tests.unit.images import (
     run,
     save,
 )
-from workers.pipeline import ProcessingError, result_extension
+from workers.imaging import ProcessingError, result_extension
 
 
 @pytest.mark.parametrize(

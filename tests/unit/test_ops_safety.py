@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.unit.corpus import animated
 from tests.unit.images import encoded, png_header, run
-from workers.pipeline import ProcessingError
+from workers.imaging import ProcessingError
 
 
 def test_a_decompression_bomb_is_refused_from_its_header_before_any_decoding() -> None:

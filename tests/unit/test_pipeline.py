@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.images import decoded, encoded, png_header, run
-from workers.pipeline import ProcessingError, result_extension
+from workers.imaging import ProcessingError, result_extension
 
 
 def test_the_seed_spec_fits_an_image_into_a_100_pixel_box() -> None:
