@@ -10,6 +10,7 @@ import msgspec
 from litestar.datastructures import UploadFile
 
 from domain.events import EventEnvelope
+from domain.facts import Picture
 from domain.status import ImageStatus
 from projections.rows import ImageRow
 
@@ -38,13 +39,6 @@ class Message(msgspec.Struct):
     message: str
 
 
-class ResultInfo(msgspec.Struct):
-    content_type: str
-    size: int
-    width: int
-    height: int
-
-
 class ImageLinks(msgspec.Struct):
     self_: str = msgspec.field(name="self")
     image: str
@@ -63,7 +57,7 @@ class ImageStatusBody(msgspec.Struct):
     height: int
     spec: str | None
     error: str | None
-    result: ResultInfo | None
+    result: Picture | None
     created_at: datetime
     updated_at: datetime
     links: ImageLinks
@@ -105,14 +99,12 @@ def status_body(row: ImageRow) -> ImageStatusBody:
     return ImageStatusBody(
         id=row.id,
         status=row.status,
-        file_name=row.file_name,
-        content_type=row.content_type,
-        size=row.size,
-        width=row.width,
-        height=row.height,
+        **row.upload.flat(),
         spec=row.spec,
         error=row.error,
-        result=_result(row),
+        # A re-processed image keeps its previous result until the new one lands; that
+        # result belongs to the previous spec, so it is only shown once processed again.
+        result=row.result if row.status is ImageStatus.PROCESSED else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
         links=_links(row.id),
@@ -127,25 +119,6 @@ def event_body(event: EventEnvelope) -> EventBody:
         position=event.position,
         occurred_at=event.occurred_at,
         data=msgspec.to_builtins(event.data),
-    )
-
-
-def _result(row: ImageRow) -> ResultInfo | None:
-    # A re-processed image keeps its previous result's columns until the new one lands;
-    # that result belongs to the previous spec, so it is only shown once processed again.
-    if (
-        row.status is not ImageStatus.PROCESSED
-        or row.result_content_type is None
-        or row.result_size is None
-        or row.result_width is None
-        or row.result_height is None
-    ):
-        return None
-    return ResultInfo(
-        content_type=row.result_content_type,
-        size=row.result_size,
-        width=row.result_width,
-        height=row.result_height,
     )
 
 

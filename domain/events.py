@@ -3,6 +3,9 @@
 Events travel as an `EventEnvelope` whose `data` is one member of a tagged
 union. The same envelope comes from the notification log (embedded) and from
 Kafka (production), so every consumer has one input type.
+
+The image facts are flat fields here, as consumers have always read them;
+`upload` and `result` give them as the values of domain.facts.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+
+from domain.facts import Picture, Upload
 
 SCHEMA_VERSION = "1"
 
@@ -23,6 +28,10 @@ class ImageUploaded(msgspec.Struct, frozen=True, tag=True):
     width: int
     height: int
     original_key: str
+
+    @property
+    def upload(self) -> Upload:
+        return Upload.from_flat(self)
 
 
 class ProcessingRequested(msgspec.Struct, frozen=True, tag=True):
@@ -37,6 +46,10 @@ class ProcessingCompleted(msgspec.Struct, frozen=True, tag=True):
     size: int
     width: int
     height: int
+
+    @property
+    def result(self) -> Picture:
+        return Picture.from_flat(self)
 
 
 class ProcessingFailed(msgspec.Struct, frozen=True, tag=True):

@@ -51,11 +51,7 @@ def _created(event: ev.EventEnvelope) -> ImageRow | None:
             return ImageRow(
                 id=event.image_id,
                 status=ImageStatus.UPLOADED,
-                file_name=uploaded.file_name,
-                content_type=uploaded.content_type,
-                size=uploaded.size,
-                width=uploaded.width,
-                height=uploaded.height,
+                **uploaded.upload.flat(),
                 original_key=uploaded.original_key,
                 created_at=event.occurred_at,
                 updated_at=event.occurred_at,
@@ -83,10 +79,7 @@ def _changed(row: ImageRow, event: ev.EventEnvelope) -> ImageRow:
                 row,
                 status=ImageStatus.PROCESSED,
                 result_key=done.result_key,
-                result_content_type=done.content_type,
-                result_size=done.size,
-                result_width=done.width,
-                result_height=done.height,
+                **done.result.flat(prefix="result_"),
                 **touched,
             )
         case ev.ProcessingFailed(reason=reason):

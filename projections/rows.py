@@ -7,10 +7,13 @@ from uuid import UUID
 
 import msgspec
 
+from domain.facts import Picture, Upload
 from domain.status import ImageStatus
 
 
 class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
+    """The fields are the table's columns, in order; the image facts are flat here too."""
+
     id: UUID
     status: ImageStatus
     file_name: str
@@ -31,6 +34,17 @@ class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
     created_position: int  # log position of the upload: a stable order for paging
     version: int  # last aggregate version applied
+
+    @property
+    def upload(self) -> Upload:
+        return Upload.from_flat(self)
+
+    @property
+    def result(self) -> Picture | None:
+        """The latest result, kept while the image is processed again; None before one."""
+        if self.result_key is None:
+            return None
+        return Picture.from_flat(self, prefix="result_")
 
 
 class Page(msgspec.Struct, frozen=True):
