@@ -15,6 +15,7 @@ from api.schemas import Accepted, ImageUpload
 from commands.errors import EventStoreUnavailable
 from commands.messages import DeleteImage, RequestProcessing, UploadImage
 from domain.errors import EmptyImage, ImageNotFound, ImageTooLarge
+from domain.facts import Picture, Upload
 from domain.keys import original_key
 from domain.spec import parse_spec
 from domain.status import ImageStatus
@@ -42,13 +43,12 @@ async def accept_upload(services: ApiServices, upload: ImageUpload) -> Accepted:
     image_id = uuid4()
     key = original_key(image_id)
     await services.blobs.put(key, data, info.content_type)
+    picture = Picture(
+        content_type=info.content_type, size=len(data), width=info.width, height=info.height
+    )
     command = UploadImage(
         image_id=image_id,
-        file_name=sanitise_file_name(upload.image.filename),
-        content_type=info.content_type,
-        size=len(data),
-        width=info.width,
-        height=info.height,
+        upload=Upload(file_name=sanitise_file_name(upload.image.filename), picture=picture),
         original_key=key,
         spec=spec,
     )

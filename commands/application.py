@@ -54,15 +54,7 @@ class ImageCommands(Application[UUID]):
                 return self.delete(command)
 
     def upload(self, command: UploadImage) -> UUID:
-        image = Image(
-            id=command.image_id,
-            file_name=command.file_name,
-            content_type=command.content_type,
-            size=command.size,
-            width=command.width,
-            height=command.height,
-            original_key=command.original_key,
-        )
+        image = Image.uploaded(command.image_id, command.upload, command.original_key)
         if command.spec is not None:
             image.request_processing(command.spec)
         try:
@@ -86,10 +78,7 @@ class ImageCommands(Application[UUID]):
             lambda image: image.complete_processing(
                 request_no=command.request_no,
                 result_key=command.result_key,
-                content_type=command.content_type,
-                size=command.size,
-                width=command.width,
-                height=command.height,
+                result=command.result,
             ),
         )
 

@@ -6,14 +6,12 @@ from uuid import UUID
 
 import msgspec
 
+from domain.facts import Picture, Upload
+
 
 class UploadImage(msgspec.Struct, frozen=True, kw_only=True):
     image_id: UUID
-    file_name: str
-    content_type: str
-    size: int
-    width: int
-    height: int
+    upload: Upload
     original_key: str
     spec: str | None = None  # canonical form, already parsed
 
@@ -27,10 +25,7 @@ class CompleteProcessing(msgspec.Struct, frozen=True, kw_only=True):
     image_id: UUID
     request_no: int
     result_key: str
-    content_type: str
-    size: int
-    width: int
-    height: int
+    result: Picture
 
 
 class FailProcessing(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,6 +7,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import AlreadyProcessing, ImageAlreadyDeleted
+from domain.facts import Picture, Upload
 from domain.status import ImageStatus
 
 
@@ -16,7 +17,15 @@ class Image(Aggregate):
     Each processing request is numbered (1, 2, …); completion and failure name
     the request they answer, so a late or repeated answer to an old request
     changes nothing.
+
+    The decorated methods' parameters name the stored events' attributes, flat
+    like the public events; the methods given an Upload or a Picture spread it.
     """
+
+    @classmethod
+    def uploaded(cls, image_id: UUID, upload: Upload, original_key: str) -> Image:
+        """A new image, as uploaded; its original bytes are stored at `original_key`."""
+        return cls(id=image_id, **upload.flat(), original_key=original_key)
 
     @event("ImageUploaded")
     def __init__(
@@ -30,11 +39,8 @@ class Image(Aggregate):
         height: int,
         original_key: str,
     ) -> None:
-        self.file_name = file_name
-        self.content_type = content_type
-        self.size = size
-        self.width = width
-        self.height = height
+        picture = Picture(content_type=content_type, size=size, width=width, height=height)
+        self.upload = Upload(file_name=file_name, picture=picture)
         self.original_key = original_key
         self.status = ImageStatus.UPLOADED
         self.spec: str | None = None
@@ -60,27 +66,11 @@ class Image(Aggregate):
         """Whether request_no is the one in flight (and so still wants an answer)."""
         return self.status is ImageStatus.PROCESSING and self.request_no == request_no
 
-    def complete_processing(
-        self,
-        *,
-        request_no: int,
-        result_key: str,
-        content_type: str,
-        size: int,
-        width: int,
-        height: int,
-    ) -> bool:
+    def complete_processing(self, *, request_no: int, result_key: str, result: Picture) -> bool:
         """Record the result; False (and nothing recorded) for a stale or repeated answer."""
         if not self.awaits(request_no):
             return False
-        self._processing_completed(
-            request_no=request_no,
-            result_key=result_key,
-            content_type=content_type,
-            size=size,
-            width=width,
-            height=height,
-        )
+        self._processing_completed(request_no=request_no, result_key=result_key, **result.flat())
         return True
 
     @event("ProcessingCompleted")

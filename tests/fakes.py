@@ -25,6 +25,7 @@ from commands.application import ImageCommands
 from commands.log import EventLog
 from commands.messages import UploadImage
 from domain.events import EventEnvelope, envelope
+from domain.facts import Picture, Upload
 from domain.keys import original_key
 from domain.status import ImageStatus
 from infra.blobs import CHUNK_SIZE, BlobStore
@@ -241,13 +242,10 @@ if TYPE_CHECKING:
 def an_upload(spec: str | None = "resize:100x100", image_id: UUID | None = None) -> UploadImage:
     """The command an upload of a 640x480 PNG records, its original at the usual key."""
     image_id = image_id or uuid4()
+    picture = Picture(content_type="image/png", size=1234, width=640, height=480)
     return UploadImage(
         image_id=image_id,
-        file_name="cat.png",
-        content_type="image/png",
-        size=1234,
-        width=640,
-        height=480,
+        upload=Upload(file_name="cat.png", picture=picture),
         original_key=original_key(image_id),
         spec=spec,
     )

@@ -114,17 +114,14 @@ class Processor:
             await self._fail(event, request_no, "the original image is missing")
             return
         key = result_key(event.image_id, spec.digest, result_extension(rendered.format))
-        await self.blobs.put(key, rendered.data, rendered.content_type)
+        await self.blobs.put(key, rendered.data, rendered.picture.content_type)
         recorded = await anyio.to_thread.run_sync(
             self.commands.complete_processing,
             CompleteProcessing(
                 image_id=event.image_id,
                 request_no=request_no,
                 result_key=key,
-                content_type=rendered.content_type,
-                size=len(rendered.data),
-                width=rendered.width,
-                height=rendered.height,
+                result=rendered.picture,
             ),
         )
         if recorded:
@@ -135,8 +132,8 @@ class Processor:
                 event.image_id,
                 request_no,
                 rendered.format,
-                rendered.width,
-                rendered.height,
+                rendered.picture.width,
+                rendered.picture.height,
                 rendered.frames,
                 len(rendered.data),
                 rendered.peak_bytes / 2**20,

@@ -31,6 +31,7 @@ from commands.messages import (
     RequestProcessing,
 )
 from domain.events import EventEnvelope, decode
+from domain.facts import Picture
 from infra.event_store import SqlEventLog
 from infra.kafka import ensure_topic
 from infra.settings import Settings
@@ -100,10 +101,7 @@ class History:
                 image_id=image_id,
                 request_no=1,
                 result_key="results/cat.png",
-                content_type="image/png",
-                size=99,
-                width=10,
-                height=8,
+                result=Picture(content_type="image/png", size=99, width=10, height=8),
             )
         )
 

@@ -20,6 +20,7 @@ from commands.application import ImageCommands
 from commands.errors import EventStoreUnavailable
 from commands.messages import CompleteProcessing
 from domain.events import ImageUploaded, ProcessingCompleted, ProcessingRequested
+from domain.facts import Picture
 from domain.image import Image
 from domain.keys import original_key
 from domain.status import ImageStatus
@@ -45,10 +46,7 @@ def complete(image_id: UUID) -> CompleteProcessing:
         image_id=image_id,
         request_no=1,
         result_key="results/cat.png",
-        content_type="image/png",
-        size=99,
-        width=100,
-        height=75,
+        result=Picture(content_type="image/png", size=99, width=100, height=75),
     )
 
 
@@ -58,7 +56,11 @@ def test_an_uploaded_image_is_saved_and_reloaded(backend: Backend) -> None:
     image = backend.commands().image(image_id)  # another process reading the same store
 
     assert image.status is ImageStatus.PROCESSING
-    assert (image.file_name, image.spec, image.request_no) == ("cat.png", "resize:100x100", 1)
+    assert (image.upload.file_name, image.spec, image.request_no) == (
+        "cat.png",
+        "resize:100x100",
+        1,
+    )
 
 
 def test_an_upload_with_a_spec_records_both_events_together(backend: Backend) -> None:

@@ -31,6 +31,7 @@ from commands.messages import (
 )
 from domain.errors import ImageNotFound, InvalidTransition
 from domain.events import EventEnvelope
+from domain.facts import Picture
 from infra.database import Database
 from infra.errors import DependencyUnavailable
 from infra.event_store import SqlEventLog
@@ -91,10 +92,7 @@ class Service:
                         image_id=image_id,
                         request_no=request_no,
                         result_key="results/x",
-                        content_type="image/png",
-                        size=9,
-                        width=3,
-                        height=2,
+                        result=Picture(content_type="image/png", size=9, width=3, height=2),
                     )
                 )
             case "fail":

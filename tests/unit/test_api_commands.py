@@ -9,6 +9,7 @@ import pytest
 
 from commands.messages import CompleteProcessing
 from domain import events as ev
+from domain.facts import Picture
 from tests.fakes import FakePorts, image_bytes
 
 PROBLEM = "application/problem+json"
@@ -28,10 +29,7 @@ def finish(ports: FakePorts, image_id: UUID, request_no: int = 1) -> None:
             image_id=image_id,
             request_no=request_no,
             result_key=f"images/{image_id}/results/x.png",
-            content_type="image/png",
-            size=10,
-            width=1,
-            height=1,
+            result=Picture(content_type="image/png", size=10, width=1, height=1),
         )
     )
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from commands.messages import CompleteProcessing, DeleteImage, FailProcessing
+from domain.facts import Picture
 from domain.keys import original_key, result_key
 from tests.fakes import FakePorts, image_bytes
 
@@ -32,10 +33,7 @@ async def complete(ports: FakePorts, image_id: UUID) -> str:
             image_id=image_id,
             request_no=1,
             result_key=key,
-            content_type="image/gif",
-            size=len(RESULT),
-            width=20,
-            height=15,
+            result=Picture(content_type="image/gif", size=len(RESULT), width=20, height=15),
         )
     )
     return key

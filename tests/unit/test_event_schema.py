@@ -23,6 +23,7 @@ from commands.messages import (
     UploadImage,
 )
 from domain.events import EventEnvelope, decode, encode
+from domain.facts import Picture, Upload
 from domain.status import ImageStatus
 from tests.fakes import in_memory_event_store
 
@@ -89,11 +90,10 @@ def test_each_command_records_the_events_consumers_know() -> None:
     commands.upload(
         UploadImage(
             image_id=IMAGE_ID,
-            file_name="cat.png",
-            content_type="image/png",
-            size=1234,
-            width=640,
-            height=480,
+            upload=Upload(
+                file_name="cat.png",
+                picture=Picture(content_type="image/png", size=1234, width=640, height=480),
+            ),
             original_key="images/x/original",
             spec="resize:100x100",
         )
@@ -103,10 +103,7 @@ def test_each_command_records_the_events_consumers_know() -> None:
             image_id=IMAGE_ID,
             request_no=1,
             result_key="images/x/r.webp",
-            content_type="image/webp",
-            size=321,
-            width=100,
-            height=75,
+            result=Picture(content_type="image/webp", size=321, width=100, height=75),
         )
     )
     commands.request_processing(RequestProcessing(image_id=IMAGE_ID, spec="grayscale"))

@@ -9,26 +9,21 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from domain.errors import AlreadyProcessing, ImageAlreadyDeleted
+from domain.facts import Picture, Upload
 from domain.image import Image
 from domain.status import ImageStatus
 
 
 def new_image() -> Image:
-    return Image(
-        id=uuid4(),
-        file_name="cat.png",
-        content_type="image/png",
-        size=10,
-        width=4,
-        height=3,
-        original_key="images/x/original",
+    picture = Picture(content_type="image/png", size=10, width=4, height=3)
+    return Image.uploaded(
+        uuid4(), Upload(file_name="cat.png", picture=picture), "images/x/original"
     )
 
 
 def complete(image: Image, request_no: int) -> bool:
-    return image.complete_processing(
-        request_no=request_no, result_key="r", content_type="image/png", size=1, width=1, height=1
-    )
+    result = Picture(content_type="image/png", size=1, width=1, height=1)
+    return image.complete_processing(request_no=request_no, result_key="r", result=result)
 
 
 def rebuilt(image: Image) -> Image:

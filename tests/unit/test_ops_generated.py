@@ -33,7 +33,7 @@ def test_any_valid_spec_runs_on_a_small_image(source: str, text: str) -> None:
         assert any(reason in refused.reason for reason in EXPECTED_REFUSALS), refused.reason
         return
     shown = decoded(result.data)
-    assert shown.size == (result.width, result.height)
+    assert shown.size == (result.picture.width, result.picture.height)
     assert result.format == (
         spec.output_format or {"png-rgba": "png", "png-l": "png"}.get(source, source.split("-")[0])
     )

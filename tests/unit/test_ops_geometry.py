@@ -26,7 +26,7 @@ from workers.imaging import ProcessingError
 def test_resizing_a_wide_image_into_a_square_box_keeps_its_aspect(format: str) -> None:
     result = run(encoded(format, (400, 200)), "resize:100x100")
 
-    assert (result.width, result.height) == (100, 50)
+    assert (result.picture.width, result.picture.height) == (100, 50)
     assert decoded(result.data).size == (100, 50)
 
 
@@ -50,7 +50,7 @@ def test_resizing_a_wide_image_into_a_square_box_keeps_its_aspect(format: str) -
 def test_resize_modes_give_the_expected_size(spec: str, size: tuple[int, int]) -> None:
     result = run(encoded("PNG", (400, 200)), spec)
 
-    assert (result.width, result.height) == size
+    assert (result.picture.width, result.picture.height) == size
     assert decoded(result.data).size == size
 
 
@@ -108,7 +108,7 @@ def test_a_large_jpeg_is_shrunk_on_load_to_the_same_size_as_a_full_decode() -> N
     jpeg, png = encoded("JPEG", (1600, 900)), encoded("PNG", (1600, 900))
 
     for spec in ("resize:150x150", "resize:160x120,mode=fill", "thumbnail:99", "resize:x77"):
-        from_jpeg, from_png = run(jpeg, spec), run(png, spec)
+        from_jpeg, from_png = run(jpeg, spec).picture, run(png, spec).picture
         assert (from_jpeg.width, from_jpeg.height) == (from_png.width, from_png.height)
 
 
@@ -118,7 +118,7 @@ def test_fill_on_a_jpeg_with_odd_sides_shrunk_on_load(size: tuple[int, int], gra
     # The scaled decode rounds each side up by its own amount; the kept region must follow.
     result = run(encoded("JPEG", size), f"resize:40x150,mode=fill,gravity={gravity}")
 
-    assert (result.width, result.height) == (40, 150)
+    assert (result.picture.width, result.picture.height) == (40, 150)
 
 
 def test_a_turned_photo_is_shrunk_on_load_along_the_right_sides() -> None:

@@ -39,7 +39,7 @@ def test_a_cmyk_jpeg_becomes_rgb_with_its_colours() -> None:
 def test_a_progressive_jpeg_is_read_and_shrunk_on_load() -> None:
     result = run(progressive_jpeg((640, 480)), "resize:80")
 
-    assert (result.width, result.height) == (80, 60)
+    assert (result.picture.width, result.picture.height) == (80, 60)
     assert looks_black(pixel(decoded(result.data), (2, 2)))
 
 

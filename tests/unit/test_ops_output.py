@@ -35,7 +35,7 @@ def test_converting_to_each_output_format(spec: str, pillow_format: str, extensi
 
     shown = decoded(result.data)
     assert shown.format == pillow_format and shown.size == (40, 20)
-    assert result.content_type == f"image/{result.format}"
+    assert result.picture.content_type == f"image/{result.format}"
     assert result_extension(result.format) == extension
 
 
@@ -111,7 +111,7 @@ def test_strip_false_keeps_exif_but_not_the_orientation_already_applied() -> Non
 
     exif = decoded(result.data).getexif()
     assert exif[0x010F] == "CameraMaker" and ORIENTATION not in exif
-    assert (result.width, result.height) == (20, 40)
+    assert (result.picture.width, result.picture.height) == (20, 40)
 
 
 def tagged_red(profile: bytes) -> bytes:

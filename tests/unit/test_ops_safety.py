@@ -60,7 +60,7 @@ def test_a_job_past_its_time_limit_stops_between_steps() -> None:
 
 
 def test_a_job_within_its_time_limit_completes() -> None:
-    assert run(encoded("PNG", (40, 20)), "grayscale|blur:2", time_limit=30).width == 40
+    assert run(encoded("PNG", (40, 20)), "grayscale|blur:2", time_limit=30).picture.width == 40
 
 
 @pytest.mark.parametrize(
@@ -100,4 +100,4 @@ def test_a_damaged_file_either_renders_or_fails_with_a_processing_error(
     except ProcessingError as error:
         assert error.reason and "\n" not in error.reason
     else:
-        assert result.width <= 12
+        assert result.picture.width <= 12

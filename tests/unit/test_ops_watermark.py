@@ -74,7 +74,7 @@ def test_the_watermark_keeps_the_image_mode(mode: str) -> None:
 def test_a_tiny_image_still_gets_a_watermark_without_failing() -> None:
     result = run(encoded("PNG", (3, 2)), "watermark:Copyright 2024")
 
-    assert (result.width, result.height) == (3, 2)
+    assert (result.picture.width, result.picture.height) == (3, 2)
 
 
 def test_text_with_escaped_commas_is_drawn_as_written() -> None:

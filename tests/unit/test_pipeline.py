@@ -14,8 +14,9 @@ from workers.imaging import ProcessingError, result_extension
 def test_the_seed_spec_fits_an_image_into_a_100_pixel_box() -> None:
     result = run(encoded("PNG", (400, 200)), "resize:100x100")
 
-    assert (result.format, result.content_type) == ("png", "image/png")
-    assert (result.width, result.height) == (100, 50) == decoded(result.data).size
+    assert (result.format, result.picture.content_type) == ("png", "image/png")
+    assert (result.picture.width, result.picture.height) == (100, 50) == decoded(result.data).size
+    assert result.picture.size == len(result.data)
     assert result.frames == 1 and result.peak_bytes > 0
 
 
@@ -36,7 +37,7 @@ def test_without_a_format_the_input_format_is_kept_where_we_can_write_it(
     result = run(encoded(input_format, mode=mode), "resize:10")
 
     assert result.format == output
-    assert result.content_type == f"image/{output}"
+    assert result.picture.content_type == f"image/{output}"
     assert decoded(result.data).format == output.upper()
 
 

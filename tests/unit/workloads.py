@@ -7,8 +7,12 @@ from uuid import UUID, uuid4
 from hypothesis import strategies as st
 
 from domain import events as ev
+from domain.facts import Picture, Upload
 from domain.image import Image
 from domain.status import ImageStatus
+
+PICTURE = Picture(content_type="image/png", size=100, width=10, height=10)
+RESULT = Picture(content_type="image/png", size=5, width=2, height=2)
 
 # One step of a workload: (which image, what to do).
 Step = tuple[int, str]
@@ -29,28 +33,14 @@ def envelopes(workload: list[Step]) -> list[ev.EventEnvelope]:
         image = images.get(slot)
         if image is None or action == "upload":
             if image is None:
-                images[slot] = image = Image(
-                    id=uuid4(),
-                    file_name=f"{slot}.png",
-                    content_type="image/png",
-                    size=100,
-                    width=10,
-                    height=10,
-                    original_key=f"images/{slot}/original",
-                )
+                upload = Upload(file_name=f"{slot}.png", picture=PICTURE)
+                images[slot] = image = Image.uploaded(uuid4(), upload, f"images/{slot}/original")
         elif image.status is ImageStatus.DELETED:
             continue
         elif action == "request" and image.status is not ImageStatus.PROCESSING:
             image.request_processing("grayscale")
         elif action == "complete":
-            image.complete_processing(
-                request_no=image.request_no,
-                result_key="r",
-                content_type="image/png",
-                size=5,
-                width=2,
-                height=2,
-            )
+            image.complete_processing(request_no=image.request_no, result_key="r", result=RESULT)
         elif action == "fail":
             image.fail_processing(request_no=image.request_no, reason="broken")
         elif action == "delete":

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from domain.facts import Picture
 from domain.spec import Operation, Spec
 from infra.imaging import content_type_for
 from workers.imaging import decode
@@ -22,9 +23,7 @@ logger = logging.getLogger(__name__)
 class Rendered:
     data: bytes
     format: str
-    content_type: str
-    width: int
-    height: int
+    picture: Picture  # of `data`
     frames: int = 1
     peak_bytes: int = 0  # the most pixel-buffer bytes held at once
 
@@ -83,7 +82,10 @@ def _render(data: bytes, spec: Spec, limits: Limits) -> Rendered:
     limits.check_time()
     encoded = encode(frames, output, spec.output, metadata, durations, source.loop)
     width, height = frames[0].size
-    return Rendered(encoded, output, content_type_for(output), width, height, len(frames), peak)
+    picture = Picture(
+        content_type=content_type_for(output), size=len(encoded), width=width, height=height
+    )
+    return Rendered(encoded, output, picture, len(frames), peak)
 
 
 def _still(
