@@ -30,6 +30,7 @@ import psycopg
 from psycopg import sql
 
 from commands.application import ImageCommands
+from domain.facts import Picture, Upload
 from domain.image import Image
 from infra.database import open_database
 from infra.event_store import SqlEventLog, open_image_commands
@@ -44,6 +45,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 IMAGES_PER_WAVE = 1_000  # images whose lives are recorded together, interleaved
 RUNS = 2  # each measurement is the best of this many
+RESULT = Picture(content_type="image/webp", size=2048, width=100, height=75)
 
 
 @dataclass
@@ -70,12 +72,7 @@ def record_log(app: ImageCommands, events: int) -> int:
                 image.fail_processing(request_no=1, reason="corrupt")
             else:
                 image.complete_processing(
-                    request_no=1,
-                    result_key=f"results/{image.id}",
-                    content_type="image/webp",
-                    size=2048,
-                    width=100,
-                    height=75,
+                    request_no=1, result_key=f"results/{image.id}", result=RESULT
                 )
             if number % 5 == 0:
                 image.request_processing("grayscale|blur:2")
@@ -89,15 +86,9 @@ def record_log(app: ImageCommands, events: int) -> int:
 
 
 def _uploaded(number: int) -> Image:
-    image = Image(
-        id=uuid4(),
-        file_name=f"photo-{number}.jpg",
-        content_type="image/jpeg",
-        size=150_000 + number,
-        width=1920,
-        height=1080,
-        original_key=f"originals/{number}",
-    )
+    picture = Picture(content_type="image/jpeg", size=150_000 + number, width=1920, height=1080)
+    upload = Upload(file_name=f"photo-{number}.jpg", picture=picture)
+    image = Image.uploaded(uuid4(), upload, original_key=f"originals/{number}")
     image.request_processing("resize:100x100|format:webp")
     return image
 
