@@ -13,12 +13,13 @@ from uuid import UUID
 
 import typer
 
+from cli import bootstrap
+from cli.bootstrap import open_existing_stores
 from cli.event_output import EventPrinter, Format, chosen_format, history_json, print_history
-from cli.republish import republish_range
-from cli.stores import BadArgument, ConfigOption, DataDirOption, load, open_stores, reported_errors
+from cli.options import BadArgument, ConfigOption, DataDirOption, reported_errors, settings
+from commands.log import EventLog, batches
 from domain.errors import ImageNotFound
 from domain.events import EventEnvelope
-from infra.event_store import SqlEventLog
 from projections.audit import EventFilter, as_of, event_types, parse_at, parse_moment, steps
 
 events_app = typer.Typer(
@@ -87,7 +88,7 @@ def list_events(
             from_position=from_position,
         )
         printer = EventPrinter(chosen_format(format))
-        with open_stores(load(config, data_dir)) as stores:
+        with open_existing_stores(settings(config, data_dir=data_dir)) as stores:
             check_position(from_position, stores.log.head())
             left = limit
             for page in _pages(stores.log, wanted):
@@ -99,7 +100,7 @@ def list_events(
                         break
 
 
-def _pages(log: SqlEventLog, wanted: EventFilter) -> Iterator[list[EventEnvelope]]:
+def _pages(log: EventLog, wanted: EventFilter) -> Iterator[list[EventEnvelope]]:
     """The matching events, a page at a time (one image's history is read directly)."""
     if wanted.image_id is not None:
         history = log.history(wanted.image_id)
@@ -107,9 +108,7 @@ def _pages(log: SqlEventLog, wanted: EventFilter) -> Iterator[list[EventEnvelope
             raise ImageNotFound(wanted.image_id)
         yield [event for event in history if wanted.matches(event)]
         return
-    position = wanted.from_position
-    while batch := log.read(position, PAGE):
-        position = batch[-1].position
+    for batch in batches(log, wanted.from_position, PAGE):
         yield [event for event in batch if wanted.matches(event)]
 
 
@@ -129,7 +128,7 @@ def show(
     with reported_errors():
         chosen = image_id(image)
         moment = None if at is None else parse_at(at)
-        with open_stores(load(config, data_dir)) as stores:
+        with open_existing_stores(settings(config, data_dir=data_dir)) as stores:
             history = list(stores.log.history(chosen))
         if not history:
             raise ImageNotFound(chosen)
@@ -154,9 +153,9 @@ def tail(
 ) -> None:
     """Follow new events as they are recorded, until Ctrl-C."""
     with reported_errors():
-        settings = load(config, data_dir)
+        loaded = settings(config, data_dir=data_dir)
         printer = EventPrinter(chosen_format(format))
-        with open_stores(settings) as stores, _until_interrupted():
+        with open_existing_stores(loaded) as stores, _until_interrupted():
             head = stores.log.head()
             position = head if from_position is None else check_position(from_position, head)
             wanted = EventFilter(
@@ -169,7 +168,7 @@ def tail(
                     position = batch[-1].position
                     printer.print([event for event in batch if wanted.matches(event)])
                 else:
-                    time.sleep(settings.poll_interval)
+                    time.sleep(loaded.poll_interval)
 
 
 @contextlib.contextmanager
@@ -206,17 +205,19 @@ def republish(
 ) -> None:
     """Publish a range of the log to Kafka again, as the relay does (for a new consumer)."""
     with reported_errors():
-        settings = load(config, data_dir).with_overrides(kafka_brokers=brokers, kafka_topic=topic)
-        if settings.kafka_brokers is None:
+        loaded = settings(config, data_dir=data_dir, kafka_brokers=brokers, kafka_topic=topic)
+        if loaded.kafka_brokers is None:
             raise BadArgument("no Kafka brokers: set IMGPROC_KAFKA_BROKERS or pass --brokers")
         if to_position is not None and to_position < from_position:
             raise BadArgument(f"--to-position {to_position} is before --from-position")
-        with open_stores(settings) as stores:
+        with open_existing_stores(loaded) as stores:
             head = stores.log.head()
             check_position(from_position, head, first=1)
             last = head if to_position is None else min(to_position, head)
-            published = asyncio.run(republish_range(stores.log, settings, from_position - 1, last))
+            published = asyncio.run(
+                bootstrap.republish(loaded, stores.log, from_position - 1, last)
+            )
         typer.echo(
             f"republished {published} events (positions {from_position} to {last}) "
-            f"to {settings.kafka_topic}"
+            f"to {loaded.kafka_topic}"
         )

@@ -21,17 +21,9 @@ from rich.progress import (
 from rich.table import Column, Table
 from rich.text import Text
 
+from cli.bootstrap import Role, Stores, open_existing_stores
 from cli.event_output import shown
-from cli.stores import (
-    BadArgument,
-    ConfigOption,
-    DataDirOption,
-    Stores,
-    fail,
-    load,
-    open_stores,
-    reported_errors,
-)
+from cli.options import BadArgument, ConfigOption, DataDirOption, fail, reported_errors, settings
 from infra.errors import DependencyUnavailable
 from projections import rebuild as rebuilding
 from projections.rebuild import BATCH_EVENTS, PROJECTIONS, ProgressHook, Projection, projection
@@ -62,9 +54,10 @@ def _chosen(name: str | None, batch_size: int = BATCH_EVENTS) -> list[Projection
 def list_projections(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Each projection with its position, the log's head and how far behind it is.
 
-    A projector fed from Kafka keeps offsets instead of a position: they are shown.
+    A projector fed from Kafka commits its offsets to its consumer group instead of
+    storing a position: the group is named.
     """
-    with reported_errors(), open_stores(load(config, data_dir)) as stores:
+    with reported_errors(), open_existing_stores(settings(config, data_dir=data_dir)) as stores:
         kafka = stores.settings.uses_kafka
         head = stores.log.head()
         table = Table(box=None, header_style="bold")
@@ -72,14 +65,13 @@ def list_projections(data_dir: DataDirOption = None, config: ConfigOption = None
         for column in ("position", "head", "lag"):
             table.add_column(column, justify="right")
         if kafka:
-            table.add_column(f"offsets on {stores.settings.kafka_topic}")
+            table.add_column("fed by Kafka group")
         for chosen in PROJECTIONS.values():
             if kafka:
-                offsets = stores.read_model.offsets(chosen.name, stores.settings.kafka_topic)
-                stored = " ".join(f"{p}:{o}" for p, o in sorted(offsets.items())) or "none yet"
-                table.add_row(chosen.name, "-", str(head), "-", stored)
+                group = stores.settings.group_id(Role.PROJECTOR)
+                table.add_row(chosen.name, "-", str(head), "-", group)
                 continue
-            position = stores.read_model.position(chosen.name)
+            position = stores.tracking.position(chosen.name)
             table.add_row(chosen.name, str(position), str(head), str(max(head - position, 0)))
         Console(soft_wrap=False).print(table)
 
@@ -99,7 +91,7 @@ def rebuild(
     """
     with reported_errors():
         projections = _chosen(name, batch_size)
-        with open_stores(load(config, data_dir)) as stores:
+        with open_existing_stores(settings(config, data_dir=data_dir)) as stores:
             for chosen in projections:
                 with _interrupted_cleanly(stores, chosen), _progress(chosen.name) as report:
                     done = rebuilding.rebuild(
@@ -129,7 +121,7 @@ def verify_projections(
     Prints the differences; exits with status 1 if any row drifted.
     """
     drifted = False
-    with reported_errors(), open_stores(load(config, data_dir)) as stores:
+    with reported_errors(), open_existing_stores(settings(config, data_dir=data_dir)) as stores:
         for chosen in _chosen(name, batch_size):
             with _progress(chosen.name) as report:
                 checked = verify(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -12,7 +12,6 @@ from eventsourcing.utils import Environment
 
 from commands.errors import EventStoreUnavailable
 from commands.messages import (
-    Command,
     CompleteProcessing,
     DeleteImage,
     FailProcessing,
@@ -39,19 +38,6 @@ class ImageCommands(Application[UUID]):
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         return Environment(name, dict(env or {}))
-
-    def handle(self, command: Command) -> Any:
-        match command:
-            case UploadImage():
-                return self.upload(command)
-            case RequestProcessing():
-                return self.request_processing(command)
-            case CompleteProcessing():
-                return self.complete_processing(command)
-            case FailProcessing():
-                return self.fail_processing(command)
-            case DeleteImage():
-                return self.delete(command)
 
     def upload(self, command: UploadImage) -> UUID:
         image = Image.uploaded(command.image_id, command.upload, command.original_key)

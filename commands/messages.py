@@ -36,6 +36,3 @@ class FailProcessing(msgspec.Struct, frozen=True, kw_only=True):
 
 class DeleteImage(msgspec.Struct, frozen=True, kw_only=True):
     image_id: UUID
-
-
-Command = UploadImage | RequestProcessing | CompleteProcessing | FailProcessing | DeleteImage

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -21,6 +22,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError, for_code
 
 from infra.errors import DependencyUnavailable
+
+log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
 Message = tuple[bytes, bytes, Headers]
@@ -44,8 +47,6 @@ class Record:
     headers: tuple[tuple[str, bytes], ...]
     timestamp_ms: int
 
-
-PartitionsHook = Callable[[frozenset[Partition]], Awaitable[None]]
 
 MAX_POLL_INTERVAL_MS = 60_000
 """How long a member may go between fetches before it leaves its group, unless told."""
@@ -137,20 +138,19 @@ class EventPublisher:
             await asyncio.gather(*acks)
 
 
-class _HookListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    """Passes rebalances to the caller's hooks in our own partition type."""
+class _LoggingListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Says which partitions a member owns after each rebalance: nothing else is needed,
+    as offsets live in Kafka and consumers skip what they have seen."""
 
-    def __init__(self, on_assigned: PartitionsHook | None, on_revoked: PartitionsHook | None):
-        self._on_assigned = on_assigned
-        self._on_revoked = on_revoked
+    def __init__(self, group_id: str) -> None:
+        self._group_id = group_id
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        if self._on_revoked is not None:
-            await self._on_revoked(_ours(revoked))
+        pass
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        if self._on_assigned is not None:
-            await self._on_assigned(_ours(assigned))
+        numbers = sorted(tp.partition for tp in assigned)
+        log.info("%s: assigned partitions %s", self._group_id, numbers)
 
 
 def _ours(partitions: Iterable[TopicPartition]) -> frozenset[Partition]:
@@ -161,9 +161,7 @@ class EventConsumer:
     """A member of a consumer group on one topic, committing only when told to.
 
     A group without committed offsets starts from the earliest record. The
-    hooks run on every rebalance, before records of newly assigned partitions
-    are fetched, so `on_assigned` may `seek` to positions stored elsewhere.
-    The timeouts default to the shortest a stock Kafka broker accepts, so a
+    timeouts default to the shortest a stock Kafka broker accepts, so a
     dead member's partitions move on within seconds.
     """
 
@@ -173,8 +171,6 @@ class EventConsumer:
         topic: str,
         group_id: str,
         *,
-        on_assigned: PartitionsHook | None = None,
-        on_revoked: PartitionsHook | None = None,
         session_timeout_ms: int = 6_000,
         heartbeat_interval_ms: int = 1_000,
         rebalance_timeout_ms: int = 10_000,
@@ -184,7 +180,7 @@ class EventConsumer:
     ) -> None:
         self.topic = topic
         self.group_id = group_id
-        self._listener = _HookListener(on_assigned, on_revoked)
+        self._listener = _LoggingListener(group_id)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
@@ -251,7 +247,7 @@ class EventConsumer:
         return offset
 
     def seek(self, partition: Partition, offset: int) -> None:
-        """Read this partition from offset on (call from on_assigned, or between fetches)."""
+        """Read this partition from offset on (between fetches)."""
         self._consumer.seek(TopicPartition(*partition), offset)
 
     def assignment(self) -> frozenset[Partition]:

@@ -1,4 +1,6 @@
-"""Feeds a consumer from the event store's notification log (embedded mode)."""
+"""Feeds a consumer from the event store's notification log: every consumer in the
+embedded service, and the relay everywhere. The consumer's position lives in the
+`tracking` table, stored once the consumer has handled the batch."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import anyio.to_thread
 
 from commands.log import EventLog
 from infra import metrics
-from projections.store import ReadModel
+from projections.tracking import Tracking
 from workers.consumer import Consumer
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ class Doorbell:
 
 class LogFollower:
     """Reads the log from the consumer's stored position, hands over batches
-    in order, and stores the new position once the batch is durable.
+    in order, and stores the new position once the consumer has handled them.
 
     A batch that fails is offered again after a pause: nothing is skipped.
     """
@@ -50,7 +52,7 @@ class LogFollower:
     def __init__(
         self,
         log: EventLog,
-        positions: ReadModel,
+        positions: Tracking,
         consumer: Consumer,
         *,
         doorbell: Doorbell | None = None,
@@ -96,10 +98,7 @@ class LogFollower:
         await self.consumer.handle(batch)
         metrics.record_events_handled(self.consumer.name, len(batch))
         position = batch[-1].position
-        if not self.consumer.tracks_position:
-            await anyio.to_thread.run_sync(
-                self.positions.set_position, self.consumer.name, position
-            )
+        await anyio.to_thread.run_sync(self.positions.set_position, self.consumer.name, position)
         return position
 
     async def drain(self) -> int:

@@ -1,49 +1,32 @@
 """Feeds a consumer from a Kafka consumer group (production).
 
 The same consumers as in the embedded service (processor, projector, janitor)
-receive the same envelopes; only the feed differs:
+receive the same envelopes; only the feed differs. It delivers and
+acknowledges, nothing more (workers/consumer.py): whatever Kafka redelivers
+after a rebalance or a crash, the consumer skips by (image id, version).
 
 - An undecodable message goes to the dead-letter topic with the reason in an
   `error` header, and consumption goes on.
-- A consumer that stores its position with its own writes (the projector) gets
-  the batch's offsets staged, stores them in its transaction, and on every
-  assignment the feed seeks to them.
-- The others skip events they have already handled and have missing ones read
-  from the event store (workers/kafka_ledger.py); the versions they handled are
-  recorded once the batch is done.
-- Offsets are committed to Kafka only after all that is durable. A batch that
-  fails is read again after a pause: nothing is skipped.
+- Offsets are committed to Kafka only once the consumer has handled the batch.
+  A batch that fails is read again after a pause: nothing is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import anyio
-import anyio.to_thread
 
-from commands.log import EventLog
 from domain.events import EventEnvelope, decode
 from infra import metrics
 from infra.errors import DependencyUnavailable
-from infra.kafka import (
-    EventConsumer,
-    Message,
-    Partition,
-    PartitionsHook,
-    Record,
-    next_offsets,
-)
+from infra.kafka import EventConsumer, Message, Record, next_offsets
 from workers.consumer import Consumer
-from workers.kafka_ledger import VersionLedger, newest_versions, unapplied
-from workers.kafka_offsets import OffsetTrackingReadModel
 from workers.relay import Publisher
 
 log = logging.getLogger(__name__)
-
-Join = Callable[[PartitionsHook], EventConsumer]
 
 
 def dead_letter(record: Record, reason: str) -> Message:
@@ -68,26 +51,18 @@ def decoded(records: Sequence[Record]) -> tuple[list[EventEnvelope], list[Messag
 class KafkaFeed:
     def __init__(
         self,
-        join: Join,
+        member: EventConsumer,
         consumer: Consumer,
         *,
-        log: EventLog,
         dead_letters: Publisher,
-        ledger: VersionLedger | None = None,
-        offsets: OffsetTrackingReadModel | None = None,
         batch_size: int = 256,
         retry_pause: float = 1.0,
     ) -> None:
-        if (offsets is None) == (ledger is None) or consumer.tracks_position != (ledger is None):
-            raise ValueError("a consumer tracking its position needs offsets, others a ledger")
+        self.member = member
         self.consumer = consumer
-        self.log = log
         self.dead_letters = dead_letters
-        self.ledger = ledger
-        self.offsets = offsets
         self.batch_size = batch_size
         self.retry_pause = retry_pause
-        self.member = join(self._assigned)
 
     async def start(self) -> None:
         """Join the group; DependencyUnavailable when Kafka cannot be reached."""
@@ -122,42 +97,10 @@ class KafkaFeed:
         if dead:
             await self.dead_letters.publish_batch(dead)
             log.warning("%s: %d undecodable messages dead-lettered", self.consumer.name, len(dead))
-        done = next_offsets(records)
-        if self.offsets is not None:
-            self.offsets.stage({(p.topic, p.partition): offset for p, offset in done.items()})
-            if events:
-                await self.consumer.handle(events)
-                metrics.record_events_handled(self.consumer.name, len(events))
-            else:
-                await anyio.to_thread.run_sync(self.offsets.save_offsets, self.consumer.name)
-        else:
-            batch = await anyio.to_thread.run_sync(self._unapplied, events)
-            if batch:
-                await self.consumer.handle(batch)
-                metrics.record_events_handled(self.consumer.name, len(batch))
-                await anyio.to_thread.run_sync(self._record, batch)
-        if not await self.member.commit(done):
+        if events:
+            await self.consumer.handle(events)
+            metrics.record_events_handled(self.consumer.name, len(events))
+        if not await self.member.commit(next_offsets(records)):
             log.info(
                 "%s: partitions moved during a batch; it will be seen again", self.consumer.name
             )
-
-    def _unapplied(self, events: Sequence[EventEnvelope]) -> list[EventEnvelope]:
-        assert self.ledger is not None
-        applied = self.ledger.applied(self.consumer.name, {e.image_id for e in events})
-        return unapplied(events, applied, self.log.history)
-
-    def _record(self, batch: Sequence[EventEnvelope]) -> None:
-        assert self.ledger is not None
-        self.ledger.record(self.consumer.name, newest_versions(batch))
-
-    async def _assigned(self, partitions: frozenset[Partition]) -> None:
-        if self.offsets is not None:
-            for topic in {p.topic for p in partitions}:
-                stored = await anyio.to_thread.run_sync(
-                    self.offsets.offsets, self.consumer.name, topic
-                )
-                for partition in partitions:
-                    if partition.topic == topic and partition.partition in stored:
-                        self.member.seek(partition, stored[partition.partition])
-        numbers = sorted(p.partition for p in partitions)
-        log.info("%s: assigned partitions %s", self.consumer.name, numbers)

@@ -234,20 +234,17 @@ def test_projections_are_listed_with_their_position_and_lag(
     ]
 
 
-def test_a_projector_fed_from_kafka_is_listed_with_its_offsets(
+def test_a_projector_fed_from_kafka_is_listed_with_its_consumer_group(
     history: History, imgproc: Imgproc
 ) -> None:
-    history.read_model.save_with_offsets(
-        "image_status", [], {("image-events", 0): 7, ("image-events", 1): 3}
-    )
     imgproc.env["IMGPROC_KAFKA_BROKERS"] = "127.0.0.1:9092"  # not contacted
 
     result = imgproc("projections", "list")
 
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == [
-        *["projection", "position", "head", "lag", "offsets", "on", "image-events"],
-        *["image_status", "-", str(history.log.head()), "-", "0:7", "1:3"],
+        *["projection", "position", "head", "lag", "fed", "by", "Kafka", "group"],
+        *["image_status", "-", str(history.log.head()), "-", "imgproc-projector"],
     ]
 
 

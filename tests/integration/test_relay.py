@@ -16,8 +16,7 @@ from uuid import UUID
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from cli.bootstrap import Core, open_core
-from cli.processes.relay import relay_events
+from cli.bootstrap import Stores, open_stores, relay_events
 from commands.messages import RequestProcessing
 from domain.events import SCHEMA_VERSION, EventEnvelope, decode
 from infra.kafka import EventPublisher, ensure_topic
@@ -40,11 +39,11 @@ def broker() -> Iterator[str]:
 
 
 @pytest.fixture
-def core(tmp_path: Path, broker: str) -> Iterator[Core]:
+def core(tmp_path: Path, broker: str) -> Iterator[Stores]:
     with postgres_database() as url:
         settings = Settings(data_dir=tmp_path, database_url=url, kafka_brokers=broker)
         upgrade(settings)
-        with open_core(settings, migrate=False) as opened:
+        with open_stores(settings) as opened:
             yield opened
 
 
@@ -58,12 +57,12 @@ async def publisher(broker: str) -> AsyncIterator[EventPublisher]:
     await sender.stop()
 
 
-def upload(core: Core, spec: str | None = "resize:100x100") -> UUID:
+def upload(core: Stores, spec: str | None = "resize:100x100") -> UUID:
     return core.commands.upload(an_upload(spec))
 
 
-def relay(core: Core, publisher: EventPublisher, positions: Any = None) -> LogFollower:
-    return LogFollower(core.log, positions or core.read_model, Relay(publisher))
+def relay(core: Stores, publisher: EventPublisher, positions: Any = None) -> LogFollower:
+    return LogFollower(core.log, positions or core.tracking, Relay(publisher))
 
 
 async def published(broker: str, topic: str, count: int, within: float = 10.0) -> list[Record]:
@@ -104,7 +103,7 @@ def by_image(records: Sequence[Record]) -> dict[UUID, list[int]]:
 
 
 async def test_each_event_is_published_keyed_by_image_in_order_with_headers(
-    core: Core, publisher: EventPublisher, broker: str
+    core: Stores, publisher: EventPublisher, broker: str
 ) -> None:
     first, second = upload(core, spec=None), upload(core)
     core.commands.request_processing(RequestProcessing(image_id=first, spec="grayscale"))
@@ -122,11 +121,11 @@ async def test_each_event_is_published_keyed_by_image_in_order_with_headers(
         }
     placed = {(record.event.image_id, record.partition) for record in records}
     assert len(placed) == 3  # each image on one partition, so its order holds
-    assert core.read_model.position("relay") == core.log.head()
+    assert core.tracking.position("relay") == core.log.head()
 
 
 async def test_a_restarted_relay_resumes_after_its_stored_position(
-    core: Core, publisher: EventPublisher, broker: str
+    core: Stores, publisher: EventPublisher, broker: str
 ) -> None:
     before = upload(core)
     await relay(core, publisher).drain()
@@ -139,11 +138,11 @@ async def test_a_restarted_relay_resumes_after_its_stored_position(
 
 
 class PositionLost:
-    """The read model of a relay that stops after the broker acknowledged a batch but
+    """The positions of a relay that stops after the broker acknowledged a batch but
     before its position was stored."""
 
-    def __init__(self, core: Core) -> None:
-        self.inner = core.read_model
+    def __init__(self, core: Stores) -> None:
+        self.inner = core.tracking
 
     def position(self, tracker: str) -> int:
         return self.inner.position(tracker)
@@ -153,7 +152,7 @@ class PositionLost:
 
 
 async def test_a_batch_whose_position_was_not_stored_is_published_again(
-    core: Core, publisher: EventPublisher, broker: str
+    core: Stores, publisher: EventPublisher, broker: str
 ) -> None:
     image_id = upload(core)
     with pytest.raises(ConnectionError):
@@ -163,12 +162,12 @@ async def test_a_batch_whose_position_was_not_stored_is_published_again(
 
     records = await published(broker, publisher.topic, 4)
     assert by_image(records) == {image_id: [1, 2, 1, 2]}  # at least once: consumers skip repeats
-    assert core.read_model.position("relay") == core.log.head()
+    assert core.tracking.position("relay") == core.log.head()
 
 
 @contextlib.asynccontextmanager
 async def running(
-    core: Core, publisher: EventPublisher, poll_interval: float
+    core: Stores, publisher: EventPublisher, poll_interval: float
 ) -> AsyncIterator[None]:
     task = asyncio.create_task(relay_events(core, publisher, poll_interval=poll_interval))
     try:
@@ -180,7 +179,7 @@ async def running(
 
 
 async def test_notify_wakes_the_relay_long_before_its_next_poll(
-    core: Core, publisher: EventPublisher, broker: str
+    core: Stores, publisher: EventPublisher, broker: str
 ) -> None:
     async with running(core, publisher, poll_interval=60):
         await asyncio.sleep(0.5)  # the relay is idle, waiting for NOTIFY or its next poll
@@ -194,9 +193,9 @@ async def test_notify_wakes_the_relay_long_before_its_next_poll(
 
 
 async def test_a_second_relay_stands_by_while_the_first_publishes(
-    core: Core, publisher: EventPublisher, broker: str
+    core: Stores, publisher: EventPublisher, broker: str
 ) -> None:
-    with open_core(core.settings, migrate=False) as standby_core:
+    with open_stores(core.settings) as standby_core:
         async with running(core, publisher, 60), running(standby_core, publisher, 60):
             await asyncio.sleep(0.5)
             images = [await asyncio.to_thread(upload, core) for _ in range(3)]

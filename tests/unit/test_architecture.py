@@ -4,6 +4,7 @@ Pillow is Pillow-SIMD."""
 from __future__ import annotations
 
 import ast
+import graphlib
 import importlib.metadata
 from pathlib import Path
 
@@ -71,3 +72,67 @@ def test_pillow_is_pillow_simd() -> None:
     assert importlib.metadata.version("pillow-simd") == PIL.__version__
     with pytest.raises(importlib.metadata.PackageNotFoundError):
         importlib.metadata.distribution("pillow")
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Each of the project's modules → the project's modules it imports, late imports too."""
+    modules = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for package in PROJECT - {"migrations"}
+        for path in (ROOT / package).rglob("*.py")
+    }
+
+    def resolved(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module in modules:
+        path = ROOT.joinpath(*module.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        found = {resolved(target) for target in targets}
+        # A module importing its own package (`from api import reads`) is no cycle.
+        graph[module] = {
+            t for t in found if t is not None and t != module and not module.startswith(t + ".")
+        }
+    return graph
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    graphlib.TopologicalSorter(module_imports()).prepare()  # raises CycleError on a cycle
+
+
+# The adapters: only the composition root builds them (tests aside).
+ADAPTERS = {
+    "open_database",
+    "open_image_commands",
+    "SqliteDatabase",
+    "PostgresDatabase",
+    "PostgresSession",
+    "FilesystemBlobStore",
+    "S3BlobStore",
+    "EventPublisher",
+    "EventConsumer",
+    "SqlReadModel",
+    "SqlTracking",
+}
+
+
+def test_only_the_composition_root_builds_adapters() -> None:
+    wrong = {
+        f"{path.relative_to(ROOT)} calls {name}"
+        for package in ("api", "workers", "cli", "commands", "projections")
+        for path in (ROOT / package).rglob("*.py")
+        if path != ROOT / "cli" / "bootstrap.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and (name := getattr(node.func, "id", getattr(node.func, "attr", None))) in ADAPTERS
+    }
+    assert not wrong
