@@ -23,6 +23,7 @@ from infra.migrate import upgrade
 from infra.s3 import S3BlobStore
 from infra.settings import Settings
 from projections.sql import SqlReadModel
+from projections.tracking import SqlTracking
 from workers.consumer import Consumer
 from workers.follower import Doorbell, LogFollower
 from workers.janitor import Janitor
@@ -41,6 +42,7 @@ class Core:
     commands: ImageCommands
     log: SqlEventLog
     read_model: SqlReadModel
+    tracking: SqlTracking
     blobs: BlobStore
     doorbell: Doorbell
 
@@ -67,6 +69,7 @@ def open_core(
             commands=commands,
             log=SqlEventLog(commands),
             read_model=SqlReadModel(database),
+            tracking=SqlTracking(database),
             blobs=blobs if blobs is not None else FilesystemBlobStore(settings.blob_dir),
             doorbell=Doorbell(),
         )
@@ -116,7 +119,7 @@ def log_follower(core: Core, consumer: Consumer) -> LogFollower:
     """The consumer, following the event store's notification log."""
     return LogFollower(
         core.log,
-        core.read_model,
+        core.tracking,
         consumer,
         doorbell=core.doorbell,
         poll_interval=core.settings.poll_interval,

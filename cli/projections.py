@@ -35,6 +35,7 @@ from cli.stores import (
 from infra.errors import DependencyUnavailable
 from projections import rebuild as rebuilding
 from projections.rebuild import BATCH_EVENTS, PROJECTIONS, ProgressHook, Projection, projection
+from projections.tracking import SqlTracking
 from projections.verify import Difference, verify
 
 projections_app = typer.Typer(
@@ -62,24 +63,21 @@ def _chosen(name: str | None, batch_size: int = BATCH_EVENTS) -> list[Projection
 def list_projections(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Each projection with its position, the log's head and how far behind it is.
 
-    A projector fed from Kafka keeps offsets instead of a position: they are shown.
+    A projector fed from Kafka commits its offsets to its consumer group: it has no
+    position here.
     """
     with reported_errors(), open_stores(load(config, data_dir)) as stores:
-        kafka = stores.settings.uses_kafka
         head = stores.log.head()
+        tracking = SqlTracking(stores.database)
         table = Table(box=None, header_style="bold")
         table.add_column("projection")
         for column in ("position", "head", "lag"):
             table.add_column(column, justify="right")
-        if kafka:
-            table.add_column(f"offsets on {stores.settings.kafka_topic}")
         for chosen in PROJECTIONS.values():
-            if kafka:
-                offsets = stores.read_model.offsets(chosen.name, stores.settings.kafka_topic)
-                stored = " ".join(f"{p}:{o}" for p, o in sorted(offsets.items())) or "none yet"
-                table.add_row(chosen.name, "-", str(head), "-", stored)
+            if stores.settings.uses_kafka:
+                table.add_row(chosen.name, "-", str(head), "-")
                 continue
-            position = stores.read_model.position(chosen.name)
+            position = tracking.position(chosen.name)
             table.add_row(chosen.name, str(position), str(head), str(max(head - position, 0)))
         Console(soft_wrap=False).print(table)
 

@@ -10,7 +10,7 @@ import anyio.to_thread
 
 from commands.log import EventLog
 from infra import metrics
-from projections.store import ReadModel
+from projections.tracking import Tracking
 from workers.consumer import Consumer
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class LogFollower:
     def __init__(
         self,
         log: EventLog,
-        positions: ReadModel,
+        positions: Tracking,
         consumer: Consumer,
         *,
         doorbell: Doorbell | None = None,
@@ -96,10 +96,7 @@ class LogFollower:
         await self.consumer.handle(batch)
         metrics.record_events_handled(self.consumer.name, len(batch))
         position = batch[-1].position
-        if not self.consumer.tracks_position:
-            await anyio.to_thread.run_sync(
-                self.positions.set_position, self.consumer.name, position
-            )
+        await anyio.to_thread.run_sync(self.positions.set_position, self.consumer.name, position)
         return position
 
     async def drain(self) -> int:

@@ -14,7 +14,6 @@ log = logging.getLogger(__name__)
 
 class Janitor:
     name = "janitor"
-    tracks_position = False
 
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs

@@ -5,9 +5,8 @@ receive the same envelopes; only the feed differs:
 
 - An undecodable message goes to the dead-letter topic with the reason in an
   `error` header, and consumption goes on.
-- A consumer that stores its position with its own writes (the projector) gets
-  the batch's offsets staged, stores them in its transaction, and on every
-  assignment the feed seeks to them.
+- A consumer that de-duplicates by (image id, version) in its own writes (the
+  projector) gets every event.
 - The others skip events they have already handled and have missing ones read
   from the event store (workers/kafka_ledger.py); the versions they handled are
   recorded once the batch is done.
@@ -38,7 +37,6 @@ from infra.kafka import (
 )
 from workers.consumer import Consumer
 from workers.kafka_ledger import VersionLedger, newest_versions, unapplied
-from workers.kafka_offsets import OffsetTrackingReadModel
 from workers.relay import Publisher
 
 log = logging.getLogger(__name__)
@@ -74,17 +72,13 @@ class KafkaFeed:
         log: EventLog,
         dead_letters: Publisher,
         ledger: VersionLedger | None = None,
-        offsets: OffsetTrackingReadModel | None = None,
         batch_size: int = 256,
         retry_pause: float = 1.0,
     ) -> None:
-        if (offsets is None) == (ledger is None) or consumer.tracks_position != (ledger is None):
-            raise ValueError("a consumer tracking its position needs offsets, others a ledger")
         self.consumer = consumer
         self.log = log
         self.dead_letters = dead_letters
         self.ledger = ledger
-        self.offsets = offsets
         self.batch_size = batch_size
         self.retry_pause = retry_pause
         self.member = join(self._assigned)
@@ -123,18 +117,13 @@ class KafkaFeed:
             await self.dead_letters.publish_batch(dead)
             log.warning("%s: %d undecodable messages dead-lettered", self.consumer.name, len(dead))
         done = next_offsets(records)
-        if self.offsets is not None:
-            self.offsets.stage({(p.topic, p.partition): offset for p, offset in done.items()})
-            if events:
-                await self.consumer.handle(events)
-                metrics.record_events_handled(self.consumer.name, len(events))
-            else:
-                await anyio.to_thread.run_sync(self.offsets.save_offsets, self.consumer.name)
-        else:
+        batch = events
+        if self.ledger is not None:
             batch = await anyio.to_thread.run_sync(self._unapplied, events)
-            if batch:
-                await self.consumer.handle(batch)
-                metrics.record_events_handled(self.consumer.name, len(batch))
+        if batch:
+            await self.consumer.handle(batch)
+            metrics.record_events_handled(self.consumer.name, len(batch))
+            if self.ledger is not None:
                 await anyio.to_thread.run_sync(self._record, batch)
         if not await self.member.commit(done):
             log.info(
@@ -151,13 +140,5 @@ class KafkaFeed:
         self.ledger.record(self.consumer.name, newest_versions(batch))
 
     async def _assigned(self, partitions: frozenset[Partition]) -> None:
-        if self.offsets is not None:
-            for topic in {p.topic for p in partitions}:
-                stored = await anyio.to_thread.run_sync(
-                    self.offsets.offsets, self.consumer.name, topic
-                )
-                for partition in partitions:
-                    if partition.topic == topic and partition.partition in stored:
-                        self.member.seek(partition, stored[partition.partition])
         numbers = sorted(p.partition for p in partitions)
         log.info("%s: assigned partitions %s", self.consumer.name, numbers)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from uuid import UUID
 
 from domain.events import EventEnvelope
-from infra.database import Database, placeholders
+from infra.database import Database
 
 # Ids per statement, well under both databases' limits on bound parameters.
 _CHUNK = 500
@@ -66,7 +66,7 @@ class VersionLedger:
                     "SELECT image_id, version FROM consumer_versions "
                     f"WHERE consumer = ? AND image_id IN ({', '.join('?' for _ in chunk)})"
                 )
-                cursor.execute(placeholders(query, self._db.paramstyle), [consumer, *chunk])
+                cursor.execute(query, [consumer, *chunk])
                 found.update((UUID(str(i)), int(v)) for i, v in cursor.fetchall())
         return found
 
@@ -76,4 +76,4 @@ class VersionLedger:
             return
         rows = [(consumer, str(image_id), version) for image_id, version in versions.items()]
         with self._db.transaction() as cursor:
-            cursor.executemany(placeholders(_RECORD, self._db.paramstyle), rows)
+            cursor.executemany(_RECORD, rows)

@@ -67,7 +67,6 @@ class Processor:
     before any work, and the command layer records one answer per request."""
 
     name = "processor"
-    tracks_position = False
 
     def __init__(
         self,

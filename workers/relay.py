@@ -31,7 +31,6 @@ def message(event: EventEnvelope) -> Message:
 
 class Relay:
     name = "relay"
-    tracks_position = False
 
     def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher

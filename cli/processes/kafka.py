@@ -16,7 +16,6 @@ from infra.settings import Settings
 from workers.consumer import Consumer
 from workers.kafka_feed import Join, KafkaFeed
 from workers.kafka_ledger import VersionLedger
-from workers.kafka_offsets import OffsetTrackingReadModel
 from workers.processor import TIME_LIMIT_GRACE
 from workers.relay import Publisher
 
@@ -94,16 +93,16 @@ def kafka_feed(
     role: str,
     consumer: Consumer,
     dead_letters: Publisher,
-    offsets: OffsetTrackingReadModel | None = None,
+    *,
+    ledger: bool = True,
 ) -> KafkaFeed:
-    """Feed the consumer from the role's group. A consumer that tracks its own position
-    (the projector) must be built on `offsets`; the others get a version ledger."""
+    """Feed the consumer from the role's group, with a version ledger unless the consumer
+    de-duplicates by itself (the projector, by its rows' versions)."""
     return KafkaFeed(
         joiner(core.settings, role),
         consumer,
         log=core.log,
         dead_letters=dead_letters,
-        ledger=None if consumer.tracks_position else VersionLedger(core.database),
-        offsets=offsets,
+        ledger=VersionLedger(core.database) if ledger else None,
         batch_size=batch_size(core.settings, role),
     )

@@ -73,7 +73,7 @@ async def relay_events(
 def _follower(core: Core, publisher: EventPublisher, poll_interval: float) -> LogFollower:
     return LogFollower(
         core.log,
-        core.read_model,
+        core.tracking,
         Relay(publisher),
         doorbell=core.doorbell,
         batch_size=core.settings.kafka_batch_size,

@@ -17,7 +17,6 @@ from infra.blobs import BlobStore
 from infra.settings import Settings
 from workers.consumer import Consumer
 from workers.janitor import Janitor
-from workers.kafka_offsets import OffsetTrackingReadModel
 from workers.projector import ProjectorRunner
 
 log = logging.getLogger(__name__)
@@ -32,37 +31,32 @@ async def run_worker(role: str, settings: Settings) -> None:
     check_migrated(settings)
     async with _blobs(role, settings) as blobs:
         with open_core(settings, migrate=False, blobs=blobs) as core:
-            # Under Kafka the projector stores offsets, not a log position, with its rows.
-            tracked = role == "projector" and settings.uses_kafka
-            offsets = OffsetTrackingReadModel(core.read_model) if tracked else None
-            consumer = _consumer(role, core, offsets)
+            consumer = _consumer(role, core)
             if settings.uses_kafka:
-                await _consume_kafka(role, core, consumer, offsets)
+                await _consume_kafka(role, core, consumer)
             else:
                 core.doorbell.bind(asyncio.get_running_loop())
                 log.info("%s following the event log", role)
                 await log_follower(core, consumer).run()
 
 
-def _consumer(role: str, core: Core, offsets: OffsetTrackingReadModel | None) -> Consumer:
+def _consumer(role: str, core: Core) -> Consumer:
     match role:
         case "processor":
             return processor(core)
         case "janitor":
             return Janitor(core.blobs)
         case _:
-            return ProjectorRunner(offsets or core.read_model, core.log)
+            return ProjectorRunner(core.read_model, core.log)
 
 
-async def _consume_kafka(
-    role: str, core: Core, consumer: Consumer, offsets: OffsetTrackingReadModel | None
-) -> None:
+async def _consume_kafka(role: str, core: Core, consumer: Consumer) -> None:
     settings = core.settings
     await kafka.ensure_topics(settings)
     dead_letters = kafka.publisher(settings, settings.dead_letter_topic, role)
     await dead_letters.start()
     try:
-        feed = kafka.kafka_feed(core, role, consumer, dead_letters, offsets)
+        feed = kafka.kafka_feed(core, role, consumer, dead_letters, ledger=role != "projector")
         await feed.start()
         log.info("%s joined group %s on %s", role, settings.group_id(role), settings.kafka_topic)
         try:

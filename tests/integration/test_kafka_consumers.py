@@ -41,7 +41,6 @@ from workers.consumer import Consumer
 from workers.follower import LogFollower
 from workers.imaging import Rendered
 from workers.kafka_feed import KafkaFeed
-from workers.kafka_offsets import OffsetTrackingReadModel
 from workers.processor import Processor, ProcessorSettings, Renderer
 from workers.projector import ProjectorRunner
 from workers.relay import Relay, message
@@ -87,7 +86,6 @@ class Recording:
 
     def __post_init__(self) -> None:
         self.name = self.inner.name
-        self.tracks_position = self.inner.tracks_position
 
     async def handle(self, batch: Sequence[EventEnvelope]) -> None:
         await self.inner.handle(batch)
@@ -141,11 +139,11 @@ def processor_feed(world: World) -> KafkaFeed:
     return kafka.kafka_feed(world.core, "processor", world.processor, world.dead_letters)
 
 
-def projector_feed(world: World, role: str = "projector") -> tuple[Recording, KafkaFeed]:
-    """A projector whose rows and offsets go to the read model in one transaction."""
-    tracked = OffsetTrackingReadModel(world.core.read_model)
-    recording = Recording(ProjectorRunner(tracked, world.core.log))
-    return recording, kafka.kafka_feed(world.core, role, recording, world.dead_letters, tracked)
+def projector_feed(world: World) -> tuple[Recording, KafkaFeed]:
+    """A projector, which skips what its rows already have: it needs no version ledger."""
+    recording = Recording(ProjectorRunner(world.core.read_model, world.core.log))
+    feed = kafka.kafka_feed(world.core, "projector", recording, world.dead_letters, ledger=False)
+    return recording, feed
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +333,7 @@ def test_a_lost_event_is_read_from_the_event_store(world: World) -> None:
     image_id = upload(world, spec=None)
     world.core.commands.request_processing(RequestProcessing(image_id=image_id, spec="grayscale"))
     _, requested = world.core.log.history(image_id)
-    world.core.read_model.set_position("relay", requested.position)  # the relay moves on...
+    world.core.tracking.set_position("relay", requested.position)  # the relay moves on...
 
     publish(world, [message(requested)])  # ...but the upload never reached the topic
 
@@ -371,11 +369,6 @@ def rows_processed(world: World, image_ids: Sequence[UUID]) -> bool:
     )
 
 
-def stored_offsets(world: World) -> dict[int, int]:
-    stored = world.core.read_model.offsets("image_status", world.settings.kafka_topic)
-    return {p: stored.get(p, 0) for p in range(PARTITIONS)}
-
-
 def processed(world: World) -> UUID:
     """An image uploaded and processed, every event of it published."""
     image_id = upload(world)
@@ -385,29 +378,25 @@ def processed(world: World) -> UUID:
     return image_id
 
 
-def test_the_projector_stores_its_offsets_with_its_rows(world: World) -> None:
+def test_the_projector_commits_its_offsets_once_its_rows_are_stored(world: World) -> None:
     image_id = processed(world)
 
     eventually(lambda: rows_processed(world, [image_id]), "projected")
-    eventually(lambda: stored_offsets(world) == end_offsets(world), "offsets stored")
+    eventually(lambda: committed(world, "projector") == end_offsets(world), "offsets committed")
     row = world.core.read_model.get(image_id)
     assert row is not None and row.version == len(world.core.log.history(image_id))
 
 
-def test_a_restarted_projector_resumes_from_its_stored_offsets(world: World) -> None:
+def test_a_restarted_projector_resumes_from_its_committed_offsets(world: World) -> None:
     earlier = processed(world)
     eventually(lambda: rows_processed(world, [earlier]), "projected")
-    eventually(lambda: stored_offsets(world) == end_offsets(world), "offsets stored")
-    world.running.pop("projector").stop()  # the process is killed...
+    eventually(lambda: committed(world, "projector") == end_offsets(world), "offsets committed")
+    world.running.pop("projector").stop()  # the process is killed, and comes back
 
-    # ...and comes back in a group that never committed anything to Kafka, so only
-    # the offsets stored with the rows keep it from reading the topic from the start.
-    group = f"projector-{uuid.uuid4().hex[:6]}"
-    restarted, feed = world.background.make(lambda: projector_feed(world, role=group))
+    restarted, feed = world.background.make(lambda: projector_feed(world))
     world.running["projector"] = Running(world.background, feed)
     later = processed(world)
 
     eventually(lambda: rows_processed(world, [later]), "projected after the restart")
     handed = {(event.image_id, event.version) for event in restarted.seen}
-    assert {image_id for image_id, _ in handed} == {later}, handed  # nothing applied twice
-    eventually(lambda: stored_offsets(world) == end_offsets(world), "offsets stored")
+    assert {image_id for image_id, _ in handed} == {later}, handed  # nothing handed twice

@@ -63,7 +63,7 @@ def upload(core: Core, spec: str | None = "resize:100x100") -> UUID:
 
 
 def relay(core: Core, publisher: EventPublisher, positions: Any = None) -> LogFollower:
-    return LogFollower(core.log, positions or core.read_model, Relay(publisher))
+    return LogFollower(core.log, positions or core.tracking, Relay(publisher))
 
 
 async def published(broker: str, topic: str, count: int, within: float = 10.0) -> list[Record]:
@@ -122,7 +122,7 @@ async def test_each_event_is_published_keyed_by_image_in_order_with_headers(
         }
     placed = {(record.event.image_id, record.partition) for record in records}
     assert len(placed) == 3  # each image on one partition, so its order holds
-    assert core.read_model.position("relay") == core.log.head()
+    assert core.tracking.position("relay") == core.log.head()
 
 
 async def test_a_restarted_relay_resumes_after_its_stored_position(
@@ -139,11 +139,11 @@ async def test_a_restarted_relay_resumes_after_its_stored_position(
 
 
 class PositionLost:
-    """The read model of a relay that stops after the broker acknowledged a batch but
+    """The tracking of a relay that stops after the broker acknowledged a batch but
     before its position was stored."""
 
     def __init__(self, core: Core) -> None:
-        self.inner = core.read_model
+        self.inner = core.tracking
 
     def position(self, tracker: str) -> int:
         return self.inner.position(tracker)
@@ -163,7 +163,7 @@ async def test_a_batch_whose_position_was_not_stored_is_published_again(
 
     records = await published(broker, publisher.topic, 4)
     assert by_image(records) == {image_id: [1, 2, 1, 2]}  # at least once: consumers skip repeats
-    assert core.read_model.position("relay") == core.log.head()
+    assert core.tracking.position("relay") == core.log.head()
 
 
 @contextlib.asynccontextmanager
