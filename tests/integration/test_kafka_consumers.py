@@ -225,7 +225,7 @@ def upload(world: World, spec: str | None = "resize:32x32") -> UUID:
 
 def relay(world: World) -> None:
     """Publish what has been recorded since the relay's stored position."""
-    follower = LogFollower(world.core.log, world.core.read_model, Relay(world.publisher))
+    follower = LogFollower(world.core.log, world.core.tracking, Relay(world.publisher))
     world.background.run(follower.drain())
 
 
