@@ -17,7 +17,7 @@ from domain.errors import ImageNotFound
 from domain.events import EventEnvelope
 from domain.status import ImageStatus
 from infra.errors import BlobNotFound
-from projections.projector import apply
+from projections.projector import replay
 from projections.rows import ImageRow
 
 # A result's URL serves new bytes after re-processing, so caches must revalidate;
@@ -54,8 +54,7 @@ async def find_image(services: ApiServices, image_id: UUID) -> ImageRow:
     """
     row = await in_thread(services.read_model.get, image_id)
     newer = await in_thread(services.log.history, image_id, row.version if row else 0)
-    for event in newer:
-        row = apply(row, event)
+    row = replay(newer, row)
     if row is None or row.status is ImageStatus.DELETED:
         raise ImageNotFound(image_id)
     return row

@@ -32,7 +32,7 @@ from cli.processes.lifecycle import (
     run_until_signalled,
 )
 from commands.application import ImageCommands
-from commands.log import EventLog, batches
+from commands.log import EventLog
 from infra import imaging
 from infra.blobs import BlobStore
 from infra.database import Database, open_database
@@ -42,6 +42,7 @@ from infra.metrics import serve_metrics
 from infra.migrate import current_revision, upgrade
 from infra.postgres import PostgresSession
 from infra.settings import Settings, SettingsError
+from projections.batches import batches
 from projections.sql import SqlReadModel
 from projections.tracking import SqlTracking
 from workers.consumer import Consumer

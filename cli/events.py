@@ -17,10 +17,11 @@ from cli import bootstrap
 from cli.bootstrap import open_existing_stores
 from cli.event_output import EventPrinter, Format, chosen_format, history_json, print_history
 from cli.options import BadArgument, ConfigOption, DataDirOption, reported_errors, settings
-from commands.log import EventLog, batches
+from commands.log import EventLog
 from domain.errors import ImageNotFound
 from domain.events import EventEnvelope
 from projections.audit import EventFilter, as_of, event_types, parse_at, parse_moment, steps
+from projections.batches import batches
 
 events_app = typer.Typer(
     help="Read the event log: list, show one image's history, follow, republish.",

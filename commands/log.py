@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -23,17 +23,3 @@ class EventLog(Protocol):
     def history(self, image_id: UUID, after_version: int = 0) -> Sequence[EventEnvelope]:
         """The image's events after `after_version`, by version; empty for an unknown image."""
         ...
-
-
-def batches(
-    log: EventLog, after: int, size: int, *, up_to: int | None = None
-) -> Iterator[Sequence[EventEnvelope]]:
-    """The log after a position, a batch at a time, up to its end as it is when each
-    batch is read, or up to position `up_to`."""
-    while batch := log.read(after, size):
-        if up_to is not None:
-            batch = [event for event in batch if event.position <= up_to]
-            if not batch:
-                return
-        yield batch
-        after = batch[-1].position

@@ -1,6 +1,9 @@
 """PostgreSQL through a psycopg connection pool, opened explicitly, never at import,
 and `PostgresSession`, one asynchronous connection for LISTEN/NOTIFY and advisory locks.
 
+Statements are written with `?` placeholders, as for SQLite: the pool's cursors turn
+them into psycopg's `%s` (and a literal `%` into `%%`) when they bind parameters.
+
 Every failure to reach the server (refused, timed out, pool exhausted, dropped
 connection) surfaces as `DependencyUnavailable("postgres", ...)`.
 """
@@ -8,9 +11,10 @@ connection) surfaces as `DependencyUnavailable("postgres", ...)`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
@@ -31,8 +35,37 @@ def check_reachable(url: str, *, timeout: int = CONNECT_TIMEOUT_SECONDS) -> None
         raise DependencyUnavailable("postgres", str(e)) from e
 
 
+@lru_cache(maxsize=256)
+def _format_style(statement: str) -> str:
+    return statement.replace("%", "%%").replace("?", "%s")
+
+
+class QmarkCursor(psycopg.Cursor[tuple[Any, ...]]):
+    """A psycopg cursor that takes `?` placeholders. A statement run without parameters
+    is sent as written: psycopg reads no placeholders in it."""
+
+    def execute(
+        self,
+        query: Any,
+        params: Any = None,
+        *,
+        prepare: bool | None = None,
+        binary: bool | None = None,
+    ) -> QmarkCursor:
+        if params is not None and isinstance(query, str):
+            query = _format_style(query)
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+    def executemany(
+        self, query: Any, params_seq: Iterable[Any], *, returning: bool = False
+    ) -> None:
+        if isinstance(query, str):
+            query = _format_style(query)
+        super().executemany(query, params_seq, returning=returning)
+
+
 class PostgresDatabase:
-    paramstyle: Literal["format"] = "format"
+    dialect: Literal["postgresql"] = "postgresql"
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
@@ -67,13 +100,11 @@ class PostgresDatabase:
         return cls(pool)
 
     @contextmanager
-    def transaction(
-        self, *, readonly: bool = False
-    ) -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
+    def transaction(self, *, readonly: bool = False) -> Iterator[QmarkCursor]:
         """`readonly` is only a hint here: PostgreSQL needs no write lock up front."""
         try:
             # The pool's context commits when the block succeeds and rolls back otherwise.
-            with self._pool.connection() as connection, connection.cursor() as cursor:
+            with self._pool.connection() as connection, QmarkCursor(connection) as cursor:
                 yield cursor
         except psycopg.OperationalError as e:
             raise DependencyUnavailable("postgres", str(e)) from e

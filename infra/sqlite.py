@@ -25,7 +25,7 @@ BUSY_TIMEOUT_SECONDS = 10.0
 
 
 class SqliteDatabase:
-    paramstyle: Literal["qmark"] = "qmark"
+    dialect: Literal["sqlite"] = "sqlite"
 
     def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.path = path

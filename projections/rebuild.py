@@ -16,16 +16,17 @@ were; the leftover shadow is dropped when the rebuild runs again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple, Protocol
 
 from domain.events import EventEnvelope
-from projections.bulk import TableProjector
-from projections.shadow import create_copy, dialect_of, drop, hold_writers, swap
-from projections.sql import SET_POSITION, Cursor, Database
+from projections.applier import BatchApplier
+from projections.batches import batches
+from projections.shadow import create_copy, drop, hold_writers, swap
+from projections.sql import Cursor, Database, SqlRows
+from projections.tracking import SET_POSITION
 
 # Events per read and per transaction while the shadow fills.
 BATCH_EVENTS = 10_000
@@ -108,20 +109,19 @@ def rebuild(
     saying a lock was not granted in time) is rolled back and tried again.
     """
     started = time.perf_counter()
-    dialect = dialect_of(db)
     with db.transaction() as cursor:
-        create_copy(cursor, dialect, chosen.table, chosen.shadow)
-    projector = TableProjector(chosen.shadow, db.paramstyle, empty=True)
+        create_copy(cursor, db.dialect, chosen.table, chosen.shadow)
+    applier = BatchApplier(owns_table=True)
     report = progress or (lambda _: None)
     events, position = 0, 0
-    for batch in read_ahead(log, 0, batch_size):
-        _transaction(db, projector, partial(projector.apply, events=batch))
+    for batch in batches(log, 0, batch_size, read_ahead=True):
+        _transaction(db, applier, partial(_fill, db, applier, chosen, batch))
         events, position = events + len(batch), batch[-1].position
         report(Progress(events, position, max(position, log.head())))
 
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         try:
-            applied, position = _swap_in(db, log, projector, chosen, position, batch_size)
+            applied, position = _swap_in(db, log, applier, chosen, position, batch_size)
         except transient:
             if attempt == SWAP_ATTEMPTS:
                 raise
@@ -129,7 +129,7 @@ def rebuild(
         events += applied
         report(Progress(events, position, position))
         return Rebuilt(
-            chosen.name, events, projector.rows_written, position, time.perf_counter() - started
+            chosen.name, events, applier.rows_written, position, time.perf_counter() - started
         )
     raise AssertionError("unreachable")
 
@@ -137,7 +137,7 @@ def rebuild(
 def _swap_in(
     db: Database,
     log: Log,
-    projector: TableProjector,
+    applier: BatchApplier,
     chosen: Projection,
     position: int,
     batch_size: int,
@@ -150,31 +150,17 @@ def _swap_in(
 
     def catch_up_and_swap(cursor: Cursor) -> None:
         nonlocal applied, position
-        dialect = dialect_of(db)
-        hold_writers(cursor, dialect, chosen.table)
+        hold_writers(cursor, db.dialect, chosen.table)
         head = log.head()  # nothing at or below it can reach the live table any more
-        while position < head:
-            batch = [event for event in log.read(position, batch_size) if event.position <= head]
-            if not batch:
-                break
-            projector.apply(cursor, batch)
+        for batch in batches(log, position, batch_size, up_to=head):
+            _fill(db, applier, chosen, batch, cursor)
             applied, position = applied + len(batch), batch[-1].position
         position = max(position, head)
-        swap(cursor, dialect, chosen.table, chosen.shadow)
-        _execute(db, cursor, SET_POSITION, [chosen.name, position])
+        swap(cursor, db.dialect, chosen.table, chosen.shadow)
+        cursor.execute(SET_POSITION, [chosen.name, position])
 
-    _transaction(db, projector, catch_up_and_swap)
+    _transaction(db, applier, catch_up_and_swap)
     return applied, position
-
-
-def read_ahead(log: Log, after: int, batch_size: int) -> Iterator[Sequence[EventEnvelope]]:
-    """The log after a position, batch by batch up to its end, each batch read while the
-    caller works on the one before: reading and writing overlap where they wait on I/O."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-reader") as reader:
-        pending = reader.submit(log.read, after, batch_size)
-        while batch := pending.result():
-            pending = reader.submit(log.read, batch[-1].position, batch_size)
-            yield batch
 
 
 def discard(db: Database, chosen: Projection) -> None:
@@ -183,17 +169,21 @@ def discard(db: Database, chosen: Projection) -> None:
         drop(cursor, chosen.shadow)
 
 
-def _transaction(db: Database, projector: TableProjector, work: Callable[[Cursor], None]) -> None:
+def _fill(
+    db: Database,
+    applier: BatchApplier,
+    chosen: Projection,
+    batch: Sequence[EventEnvelope],
+    cursor: Cursor,
+) -> None:
+    applier.apply(SqlRows(cursor, db.dialect, chosen.shadow), batch)
+
+
+def _transaction(db: Database, applier: BatchApplier, work: Callable[[Cursor], None]) -> None:
     try:
         with db.transaction() as cursor:
             work(cursor)
     except BaseException:
-        projector.rolled_back()
+        applier.rolled_back()
         raise
-    projector.committed()
-
-
-def _execute(db: Database, cursor: Cursor, statement: str, params: Sequence[object]) -> None:
-    if db.paramstyle != "qmark":
-        statement = statement.replace("?", "%s")
-    cursor.execute(statement, params)
+    applier.committed()

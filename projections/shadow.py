@@ -14,11 +14,9 @@ migrations made it, so no table is defined twice:
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
-from projections.sql import Cursor, Database
-
-Dialect = Literal["sqlite", "postgresql"]
+from projections.sql import Cursor, Dialect
 
 # How long the swap waits for the live table (PostgreSQL): meanwhile readers queue
 # behind it, so it gives up early and the caller tries again.
@@ -29,10 +27,6 @@ _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 class ShapeMismatch(RuntimeError):
     """The shadow does not have an index the live table has: the swap is abandoned."""
-
-
-def dialect_of(db: Database) -> Dialect:
-    return "sqlite" if db.paramstyle == "qmark" else "postgresql"
 
 
 def _checked(name: str) -> str:
@@ -76,14 +70,6 @@ def drop(cursor: Cursor, table: str) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {_checked(table)}")
 
 
-def exists(cursor: Cursor, dialect: Dialect, table: str) -> bool:
-    if dialect == "postgresql":
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [_checked(table)])
-    else:
-        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", [_checked(table)])
-    return bool(cursor.fetchone()[0])
-
-
 def hold_writers(cursor: Cursor, dialect: Dialect, live: str) -> None:
     """Keep every other writer of `live` out until the transaction ends.
 
@@ -124,7 +110,7 @@ def _postgres_indexes(cursor: Cursor, table: str) -> dict[str, str]:
     cursor.execute(
         "SELECT i.relname, x.indisunique, pg_get_indexdef(i.oid) "
         "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-        "WHERE x.indrelid = to_regclass(%s)",
+        "WHERE x.indrelid = to_regclass(?)",
         [table],
     )
     rows: list[Any] = list(cursor.fetchall())

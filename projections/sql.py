@@ -1,53 +1,40 @@
-"""The read model in SQL: `image_status` rows, the `tracking` positions and `kafka_offsets`.
+"""The read model in SQL: the database port, and the rows of `image_status` (or of a table
+shaped like it) read and written through it.
 
-Portable SQL for SQLite and PostgreSQL (tables from the migrations). Values are
-bound as plain text and numbers, which both accept: UUIDs and timestamps as
-strings, which PostgreSQL casts to its uuid and timestamptz columns.
+Portable SQL for SQLite and PostgreSQL (tables from the migrations), written with `?`
+placeholders, which the PostgreSQL adapter binds itself. Values are bound as plain
+text and numbers, which both accept: UUIDs and timestamps as strings, which
+PostgreSQL casts to its uuid and timestamptz columns.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import msgspec
 
 from domain.status import ImageStatus
 from projections.rows import COLUMNS, ImageRow, Page
-from projections.store import InvalidCursor
+from projections.store import decode_cursor, encode_cursor
 
 # Rows per statement: 20 parameters each keeps well under SQLite's and
 # PostgreSQL's limits on bound parameters.
 BATCH_ROWS = 500
 
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM image_status"
-_UPSERT_PREFIX = f"INSERT INTO image_status ({', '.join(COLUMNS)}) VALUES "
-_UPSERT_ROW = "(" + ", ".join("?" for _ in COLUMNS) + ")"
-_UPSERT_SUFFIX = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(
-    f"{column} = excluded.{column}" for column in COLUMNS if column != "id"
-)
-# Under Kafka, batches from a partition that moved between consumers may overlap:
-# an older row never replaces a newer one.
-_UPSERT_NEWER_SUFFIX = _UPSERT_SUFFIX + " WHERE image_status.version < excluded.version"
-_SET_OFFSET = (
-    "INSERT INTO kafka_offsets (consumer, topic, partition, next_offset) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = excluded.next_offset"
-)
-SET_POSITION = (
-    "INSERT INTO tracking (name, position) VALUES (?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-)
+Dialect = Literal["sqlite", "postgresql"]
 
 
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ..., /) -> object: ...
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> object: ...
 
     def fetchone(self) -> Any: ...
 
@@ -55,12 +42,52 @@ class Cursor(Protocol):
 
 
 class Database(Protocol):
-    """What the read model needs of infra's databases (infra/database.py)."""
+    """SQLite (infra/sqlite.py) or PostgreSQL (infra/postgres.py); both take `?`."""
 
     @property
-    def paramstyle(self) -> str: ...
+    def dialect(self) -> Dialect:
+        """For the few statements that differ (projections/shadow.py)."""
+        ...
 
-    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Cursor]: ...
+    def transaction(self, *, readonly: bool = False) -> AbstractContextManager[Cursor]:
+        """A cursor in a transaction: committed on success, rolled back on error.
+
+        `readonly` lets SQLite skip taking the write lock up front.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqlRows:
+    """The rows of one table shaped like image_status, in the caller's transaction.
+
+    `save` writes at most one row per image, and never replaces a row by an older
+    version of itself: batches may overlap (a Kafka partition that moved between
+    consumers, a projector that lagged behind a rebuild's swap).
+    """
+
+    def __init__(self, cursor: Cursor, dialect: Dialect, table: str = "image_status") -> None:
+        self._cursor = cursor
+        self._dialect = dialect
+        self._table = table
+
+    def get_many(self, image_ids: Iterable[UUID]) -> dict[UUID, ImageRow]:
+        ids = [str(image_id) for image_id in dict.fromkeys(image_ids)]
+        found: dict[UUID, ImageRow] = {}
+        for chunk in _chunks(ids, BATCH_ROWS):
+            self._cursor.execute(_select_statement(self._table, len(chunk)), chunk)
+            found.update((row.id, row) for row in map(row_from_values, self._cursor.fetchall()))
+        return found
+
+    def save(self, rows: Sequence[ImageRow]) -> None:
+        if self._dialect == "postgresql":  # every row in one short statement, as JSON
+            if rows:
+                rows_json = msgspec.json.encode(rows).decode()
+                self._cursor.execute(_upsert_json_statement(self._table), [rows_json])
+            return
+        for chunk in _chunks(rows, BATCH_ROWS):
+            self._cursor.execute(_upsert_statement(self._table, len(chunk)), row_values(chunk))
 
 
 class SqlReadModel:
@@ -70,20 +97,11 @@ class SqlReadModel:
         self._db = db
 
     def get(self, image_id: UUID) -> ImageRow | None:
-        with self._read() as cursor:
-            self._execute(cursor, f"{_SELECT} WHERE id = ?", [str(image_id)])
-            row = cursor.fetchone()
-        return None if row is None else _image_row(row)
+        return self.get_many([image_id]).get(image_id)
 
     def get_many(self, image_ids: Iterable[UUID]) -> dict[UUID, ImageRow]:
-        ids = [str(image_id) for image_id in dict.fromkeys(image_ids)]
-        found: dict[UUID, ImageRow] = {}
-        with self._read() as cursor:
-            for batch in _batches(ids, BATCH_ROWS):
-                marks = ", ".join("?" for _ in batch)
-                self._execute(cursor, f"{_SELECT} WHERE id IN ({marks})", batch)
-                found.update((row.id, row) for row in map(_image_row, cursor.fetchall()))
-        return found
+        with self._db.transaction(readonly=True) as cursor:
+            return SqlRows(cursor, self._db.dialect).get_many(image_ids)
 
     def list(self, *, status: ImageStatus | None, limit: int, cursor: str | None) -> Page:
         if limit < 1:
@@ -95,70 +113,42 @@ class SqlReadModel:
             conditions, params = ["status = ?"], [status.value]
         if cursor is not None:
             conditions.append("created_position < ?")
-            params.append(_decode_cursor(cursor))
+            params.append(decode_cursor(cursor))
         query = (
-            f"{_SELECT} WHERE {' AND '.join(conditions)} "
+            f"SELECT {', '.join(COLUMNS)} FROM image_status WHERE {' AND '.join(conditions)} "
             f"ORDER BY created_position DESC LIMIT {limit + 1:d}"
         )
-        with self._read() as db_cursor:
-            self._execute(db_cursor, query, params)
-            rows = [_image_row(row) for row in db_cursor.fetchall()]
+        with self._db.transaction(readonly=True) as db_cursor:
+            db_cursor.execute(query, params)
+            rows = [row_from_values(row) for row in db_cursor.fetchall()]
         items = rows[:limit]
-        next_cursor = _encode_cursor(items[-1].created_position) if len(rows) > limit else None
+        next_cursor = encode_cursor(items[-1].created_position) if len(rows) > limit else None
         return Page(items=items, next_cursor=next_cursor)
 
-    def save(self, tracker: str, rows: Sequence[ImageRow], position: int) -> None:
-        """Write rows and the tracker's position in one transaction; a row older than the
-        stored one is left out (a projector that lagged behind a rebuild's swap)."""
-        with self._db.transaction() as cursor:
-            self._upsert(cursor, rows, _UPSERT_NEWER_SUFFIX)
-            self._execute(cursor, SET_POSITION, [tracker, position])
-
-    def save_with_offsets(
-        self, consumer: str, rows: Sequence[ImageRow], offsets: Mapping[tuple[str, int], int]
-    ) -> None:
-        """Write rows and the consumer's next Kafka offsets (by topic and partition) in one
-        transaction; a row older than the stored one is left out."""
-        with self._db.transaction() as cursor:
-            self._upsert(cursor, rows, _UPSERT_NEWER_SUFFIX)
-            for (topic, partition), offset in sorted(offsets.items()):
-                self._execute(cursor, _SET_OFFSET, [consumer, topic, partition, offset])
-
-    def offsets(self, consumer: str, topic: str) -> dict[int, int]:
-        """The next offset to read of each partition the consumer has stored one for."""
-        query = "SELECT partition, next_offset FROM kafka_offsets WHERE consumer = ? AND topic = ?"
-        with self._read() as cursor:
-            self._execute(cursor, query, [consumer, topic])
-            return {int(partition): int(offset) for partition, offset in cursor.fetchall()}
-
-    def position(self, tracker: str) -> int:
-        with self._read() as cursor:
-            self._execute(cursor, "SELECT position FROM tracking WHERE name = ?", [tracker])
-            row = cursor.fetchone()
-        return 0 if row is None else int(row[0])
-
-    def set_position(self, tracker: str, position: int) -> None:
-        with self._db.transaction() as cursor:
-            self._execute(cursor, SET_POSITION, [tracker, position])
-
-    def _upsert(self, cursor: Cursor, rows: Sequence[ImageRow], suffix: str) -> None:
-        # One row per image: PostgreSQL refuses to upsert the same key twice in a statement.
+    def save(self, rows: Sequence[ImageRow]) -> None:
+        """Upsert the rows in one transaction; of several rows of one image, the last."""
         latest = list({row.id: row for row in rows}.values())
-        for batch in _batches(latest, BATCH_ROWS):
-            query = _UPSERT_PREFIX + ", ".join(_UPSERT_ROW for _ in batch) + suffix
-            self._execute(cursor, query, [_param(v) for row in batch for v in _values(row)])
-
-    def _read(self) -> AbstractContextManager[Cursor]:
-        return self._db.transaction(readonly=True)
-
-    def _execute(self, cursor: Cursor, query: str, params: Sequence[Any]) -> None:
-        if self._db.paramstyle != "qmark":
-            query = query.replace("?", "%s")
-        cursor.execute(query, params)
+        if latest:
+            with self._db.transaction() as cursor:
+                SqlRows(cursor, self._db.dialect).save(latest)
 
 
-def _values(row: ImageRow) -> Iterator[Any]:
-    return (getattr(row, column) for column in COLUMNS)
+def row_from_values(values: Sequence[Any]) -> ImageRow:
+    """A row as a SELECT of COLUMNS returns it."""
+    return msgspec.convert(dict(zip(COLUMNS, values, strict=True)), ImageRow, strict=False)
+
+
+def row_values(rows: Iterable[ImageRow]) -> list[Any]:
+    """The bound values of rows, in COLUMNS order, one row after the other: UUIDs as text,
+    times in ISO format, enums as their values. Only the columns of those types are
+    converted: this runs for every row of a rebuild."""
+    values: list[Any] = []
+    for row in rows:
+        start = len(values)
+        values.extend(msgspec.structs.astuple(row))
+        for index, convert in _CONVERTERS:
+            values[start + index] = convert(values[start + index])
+    return values
 
 
 def _param(value: Any) -> Any:
@@ -169,87 +159,6 @@ def _param(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     return value
-
-
-def _image_row(values: Sequence[Any]) -> ImageRow:
-    return msgspec.convert(dict(zip(COLUMNS, values, strict=True)), ImageRow, strict=False)
-
-
-def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-# Positions are BIGINT: a larger one could never have been issued, and the drivers
-# refuse to bind it.
-POSITION_LIMIT = 2**63
-
-
-def _encode_cursor(created_position: int) -> str:
-    return base64.urlsafe_b64encode(str(created_position).encode()).rstrip(b"=").decode()
-
-
-def _decode_cursor(cursor: str) -> int:
-    """The created_position the previous page ended at; InvalidCursor for anything else."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        decoded = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
-        position = int(decoded)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursor(cursor) from None
-    if not 1 <= position < POSITION_LIMIT or _encode_cursor(position) != cursor:
-        raise InvalidCursor(cursor)
-    return position
-
-
-# Statements on any table shaped like image_status: a rebuild writes a shadow or scratch
-# table with them. Placeholders are `?`, as everywhere in this module.
-
-
-def upsert_rows_statement(table: str, count: int) -> str:
-    """Insert or replace `count` rows of `table` in one statement."""
-    rows = ", ".join(_UPSERT_ROW for _ in range(count))
-    return f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {rows}{_UPSERT_SUFFIX}"
-
-
-def select_rows_statement(table: str, count: int) -> str:
-    """The rows of `table` with any of `count` ids."""
-    marks = ", ".join("?" for _ in range(count))
-    return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE id IN ({marks})"
-
-
-def upsert_json_statement(table: str) -> str:
-    """PostgreSQL: insert or replace any number of rows of `table`, bound as one JSON array
-    of objects (see `rows_json`). One short statement whatever the number of rows, and
-    the values are encoded and decoded in C on both sides."""
-    columns = ", ".join(COLUMNS)
-    return (
-        f"INSERT INTO {table} ({columns}) SELECT {columns} "
-        f"FROM json_populate_recordset(NULL::{table}, ?::json){_UPSERT_SUFFIX}"
-    )
-
-
-def rows_json(rows: Sequence[ImageRow]) -> str:
-    """Rows as the JSON `upsert_json_statement` binds (UUIDs, times, enums as text)."""
-    return msgspec.json.encode(rows).decode()
-
-
-def row_parameters(rows: Iterable[ImageRow]) -> list[Any]:
-    """The bound values of rows, in COLUMNS order, one row after the other: what `_param`
-    gives, converting only the columns whose type needs it (this runs for every row of a
-    rebuild)."""
-    values: list[Any] = []
-    for row in rows:
-        start = len(values)
-        values.extend(msgspec.structs.astuple(row))
-        for index, convert in _CONVERTERS:
-            values[start + index] = convert(values[start + index])
-    return values
-
-
-def row_from_values(values: Sequence[Any]) -> ImageRow:
-    """A row as a SELECT of COLUMNS returns it."""
-    return _image_row(values)
 
 
 def _converters() -> tuple[tuple[int, Callable[[Any], Any]], ...]:
@@ -272,3 +181,37 @@ def _converters() -> tuple[tuple[int, Callable[[Any], Any]], ...]:
 
 
 _CONVERTERS = _converters()
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _on_conflict(table: str) -> str:
+    updates = ", ".join(f"{column} = excluded.{column}" for column in COLUMNS if column != "id")
+    return f" ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table}.version < excluded.version"
+
+
+@lru_cache(maxsize=64)
+def _select_statement(table: str, count: int) -> str:
+    marks = ", ".join("?" for _ in range(count))
+    return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE id IN ({marks})"
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(table: str, count: int) -> str:
+    row = "(" + ", ".join("?" for _ in COLUMNS) + ")"
+    values = ", ".join(row for _ in range(count))
+    return f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {values}{_on_conflict(table)}"
+
+
+@lru_cache(maxsize=64)
+def _upsert_json_statement(table: str) -> str:
+    """PostgreSQL: any number of rows bound as one JSON array of objects, encoded and
+    decoded in C on both sides."""
+    columns = ", ".join(COLUMNS)
+    return (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} "
+        f"FROM json_populate_recordset(NULL::{table}, ?::json){_on_conflict(table)}"
+    )

@@ -1,13 +1,19 @@
-"""The read-model port: rows and the positions of whoever writes them."""
+"""The read-model port: the rows the reads answer from, and the cursors of their pages."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 from uuid import UUID
 
 from domain.status import ImageStatus
 from projections.rows import ImageRow, Page
+
+# Positions are BIGINT: a larger one could never have been issued, and the drivers
+# refuse to bind it.
+POSITION_LIMIT = 2**63
 
 
 class InvalidCursor(ValueError):
@@ -26,12 +32,24 @@ class ReadModel(Protocol):
         """Newest first; deleted images only when asked for by status."""
         ...
 
-    def save(self, tracker: str, rows: Sequence[ImageRow], position: int) -> None:
-        """Write rows and the tracker's position in one transaction."""
+    def save(self, rows: Sequence[ImageRow]) -> None:
+        """Upsert the rows together; a row never replaces a newer version of itself."""
         ...
 
-    def position(self, tracker: str) -> int:
-        """The last position the tracker stored, 0 when it has none."""
-        ...
 
-    def set_position(self, tracker: str, position: int) -> None: ...
+def encode_cursor(created_position: int) -> str:
+    """The cursor of the page after the row created at this position."""
+    return base64.urlsafe_b64encode(str(created_position).encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    """The created_position the previous page ended at; InvalidCursor for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        decoded = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
+        position = int(decoded)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursor(cursor) from None
+    if not 1 <= position < POSITION_LIMIT or encode_cursor(position) != cursor:
+        raise InvalidCursor(cursor)
+    return position

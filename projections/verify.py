@@ -20,12 +20,14 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.events import EventEnvelope
-from projections.bulk import TableProjector
+from projections.applier import BatchApplier
+from projections.batches import batches
 from projections.projector import replay
 from projections.rebuild import BATCH_EVENTS, Log, Progress, ProgressHook, Projection
 from projections.rows import COLUMNS, ImageRow
-from projections.shadow import create_copy, dialect_of, drop
-from projections.sql import BATCH_ROWS, Cursor, Database, row_from_values, select_rows_statement
+from projections.shadow import create_copy, drop
+from projections.sql import Cursor, Database, SqlRows
+from projections.tracking import stored_position
 
 # Differences described in full; the rest are only counted.
 SHOWN_DIFFERENCES = 20
@@ -78,27 +80,23 @@ def verify(
     progress: ProgressHook | None = None,
     shown: int = SHOWN_DIFFERENCES,
 ) -> Verified:
-    dialect = dialect_of(db)
+    dialect = db.dialect
     with db.transaction(readonly=True) as cursor:
         if dialect == "postgresql":
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        _execute(db, cursor, "SELECT position FROM tracking WHERE name = ?", [chosen.name])
-        found = cursor.fetchone()
-        position = 0 if found is None else int(found[0])
+        position = stored_position(cursor, chosen.name)
         head = log.head()  # the snapshot above holds nothing recorded after this
         create_copy(cursor, dialect, chosen.table, chosen.scratch, scratch=True)
-        _build(
-            db,
-            cursor,
-            log,
-            TableProjector(chosen.scratch, db.paramstyle, empty=True),
-            head,
-            batch_size,
-            progress,
-        )
+        scratch = SqlRows(cursor, dialect, chosen.scratch)
+        applier, applied = BatchApplier(owns_table=True), 0
+        for batch in batches(log, 0, batch_size, up_to=head):
+            applier.apply(scratch, batch)
+            applied += len(batch)
+            if progress is not None:
+                progress(Progress(applied, batch[-1].position, head))
         differing = _differing_ids(cursor, chosen.table, chosen.scratch)
-        live = _rows(db, cursor, chosen.table, differing)
-        rebuilt = _rows(db, cursor, chosen.scratch, differing)
+        live = SqlRows(cursor, dialect, chosen.table).get_many(differing)
+        rebuilt = scratch.get_many(differing)
         cursor.execute(f"SELECT count(*) FROM {chosen.scratch}")
         rows = int(cursor.fetchone()[0])
         if dialect == "sqlite":
@@ -114,26 +112,6 @@ def verify(
         drifted=len(drifted),
         differences=drifted[:shown],
     )
-
-
-def _build(
-    db: Database,
-    cursor: Cursor,
-    log: Log,
-    projector: TableProjector,
-    head: int,
-    batch_size: int,
-    progress: ProgressHook | None,
-) -> None:
-    applied = reached = 0
-    while reached < head:
-        batch = [event for event in log.read(reached, batch_size) if event.position <= head]
-        if not batch:
-            break
-        projector.apply(cursor, batch)
-        applied, reached = applied + len(batch), batch[-1].position
-        if progress is not None:
-            progress(Progress(applied, reached, head))
 
 
 def _behind(difference: Difference, log: HistoryLog, position: int) -> bool:
@@ -161,16 +139,3 @@ def _differing_ids(cursor: Cursor, live: str, scratch: str) -> list[UUID]:
         "ORDER BY 1"
     )
     return [UUID(str(value)) for (value,) in cursor.fetchall()]
-
-
-def _rows(db: Database, cursor: Cursor, table: str, ids: Sequence[UUID]) -> dict[UUID, ImageRow]:
-    found: dict[UUID, ImageRow] = {}
-    for start in range(0, len(ids), BATCH_ROWS):
-        chunk = [str(image_id) for image_id in ids[start : start + BATCH_ROWS]]
-        _execute(db, cursor, select_rows_statement(table, len(chunk)), chunk)
-        found.update((row.id, row) for row in map(row_from_values, cursor.fetchall()))
-    return found
-
-
-def _execute(db: Database, cursor: Cursor, statement: str, params: Sequence[object]) -> None:
-    cursor.execute(statement if db.paramstyle == "qmark" else statement.replace("?", "%s"), params)

@@ -2,7 +2,7 @@
 
 Example::
 
-    ports = fake_ports()                # commands, log, read_model, blobs
+    ports = fake_ports()                # commands, log, read_model, tracking, blobs
     ports.commands.upload(UploadImage(...))
     ports.project()                     # bring the read model up to the log's head
     image_bytes(64, 48, "JPEG")         # a real image, made with Pillow
@@ -31,13 +31,11 @@ from domain.status import ImageStatus
 from infra.blobs import CHUNK_SIZE, BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
 from infra.settings import Settings
-from projections.projector import apply
 from projections.rows import ImageRow, Page
-from projections.sql import POSITION_LIMIT
-from projections.store import InvalidCursor, ReadModel
+from projections.store import ReadModel, decode_cursor, encode_cursor
+from projections.tracking import Tracking
 from workers.processor import ProcessorSettings
-
-PROJECTOR = "projector"
+from workers.projector import ProjectorRunner
 
 
 class InMemoryBlobStore:
@@ -99,11 +97,10 @@ class InMemoryBlobStore:
 
 
 class InMemoryReadModel:
-    """A ReadModel in dicts. Cursors are the created_position of the last row returned."""
+    """A ReadModel in a dict."""
 
     def __init__(self) -> None:
         self.rows: dict[UUID, ImageRow] = {}
-        self.positions: dict[str, int] = {}
 
     def get(self, image_id: UUID) -> ImageRow | None:
         return self.rows.get(image_id)
@@ -112,7 +109,9 @@ class InMemoryReadModel:
         return {i: self.rows[i] for i in image_ids if i in self.rows}
 
     def list(self, *, status: ImageStatus | None, limit: int, cursor: str | None) -> Page:
-        before = _decode_cursor(cursor) if cursor is not None else None
+        if limit < 1:
+            raise ValueError(f"limit must be positive, not {limit}")
+        before = decode_cursor(cursor) if cursor is not None else None
         rows = sorted(self.rows.values(), key=lambda row: row.created_position, reverse=True)
         if status is None:
             rows = [row for row in rows if row.status is not ImageStatus.DELETED]
@@ -121,29 +120,27 @@ class InMemoryReadModel:
         if before is not None:
             rows = [row for row in rows if row.created_position < before]
         page, more = rows[:limit], len(rows) > limit
-        next_cursor = str(page[-1].created_position) if more else None
+        next_cursor = encode_cursor(page[-1].created_position) if more else None
         return Page(items=page, next_cursor=next_cursor)
 
-    def save(self, tracker: str, rows: Sequence[ImageRow], position: int) -> None:
+    def save(self, rows: Sequence[ImageRow]) -> None:
         for row in rows:
-            self.rows[row.id] = row
-        self.positions[tracker] = position
-
-    def position(self, tracker: str) -> int:
-        return self.positions.get(tracker, 0)
-
-    def set_position(self, tracker: str, position: int) -> None:
-        self.positions[tracker] = position
+            stored = self.rows.get(row.id)
+            if stored is None or stored.version < row.version:
+                self.rows[row.id] = row
 
 
-def _decode_cursor(cursor: str) -> int:
-    """As strict as the SQL read model's: only a position it could have issued."""
-    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= len(str(POSITION_LIMIT))):
-        raise InvalidCursor(cursor)
-    position = int(cursor)
-    if not 1 <= position < POSITION_LIMIT or str(position) != cursor:
-        raise InvalidCursor(cursor)
-    return position
+class InMemoryTracking:
+    """Tracking positions in a dict."""
+
+    def __init__(self) -> None:
+        self.positions: dict[str, int] = {}
+
+    def position(self, name: str) -> int:
+        return self.positions.get(name, 0)
+
+    def set_position(self, name: str, position: int) -> None:
+        self.positions[name] = position
 
 
 class InMemoryEventLog:
@@ -191,17 +188,6 @@ def in_memory_event_store() -> tuple[ImageCommands, InMemoryEventLog]:
     return commands, InMemoryEventLog(commands)
 
 
-def catch_up(log: InMemoryEventLog, read_model: InMemoryReadModel, tracker: str = PROJECTOR) -> int:
-    """Project every event after the tracker's position; return how many were applied."""
-    after = read_model.position(tracker)
-    events = log.read(after, log.head() - after)
-    for event in events:
-        row = apply(read_model.get(event.image_id), event)
-        if row is not None:
-            read_model.save(tracker, [row], event.position)
-    return len(events)
-
-
 @dataclass
 class FakePorts:
     """Every port, in memory, wired to one another."""
@@ -209,10 +195,18 @@ class FakePorts:
     commands: ImageCommands
     log: InMemoryEventLog
     read_model: InMemoryReadModel = field(default_factory=InMemoryReadModel)
+    tracking: InMemoryTracking = field(default_factory=InMemoryTracking)
     blobs: InMemoryBlobStore = field(default_factory=InMemoryBlobStore)
 
     def project(self) -> int:
-        return catch_up(self.log, self.read_model)
+        """Project every event after the projector's position; return how many there were."""
+        projector = ProjectorRunner(self.read_model, self.log)
+        after = self.tracking.position(projector.name)
+        events = self.log.read(after, self.log.head() - after)
+        projector.apply_batch(events)
+        if events:
+            self.tracking.set_position(projector.name, events[-1].position)
+        return len(events)
 
 
 def fake_ports() -> FakePorts:
@@ -236,6 +230,7 @@ if TYPE_CHECKING:
     # The type checker holds each fake to its port.
     _blob_store: BlobStore = InMemoryBlobStore()
     _read_model: ReadModel = InMemoryReadModel()
+    _tracking: Tracking = InMemoryTracking()
     _event_log: EventLog = InMemoryEventLog(ImageCommands())
 
 

@@ -41,6 +41,7 @@ from projections.projector import replay
 from projections.rebuild import IMAGE_STATUS, rebuild
 from projections.rows import COLUMNS, ImageRow
 from projections.sql import SqlReadModel, row_from_values
+from projections.tracking import SqlTracking
 from projections.verify import verify
 from tests.fakes import an_upload
 from tests.unit.workloads import Step, steps
@@ -63,6 +64,7 @@ class Service:
         self.log = SqlEventLog(self.commands)
         self.database: Database = backend.database()
         self.read_model = SqlReadModel(self.database)
+        self.tracking = SqlTracking(self.database)
         self.slots: dict[int, UUID] = {}
 
     def run(self, workload: list[Step]) -> None:
@@ -110,7 +112,7 @@ class Service:
         runner = ProjectorRunner(self.read_model, self.log)
         return LogFollower(
             self.log,
-            self.read_model,
+            self.tracking,
             runner,
             batch_size=batch_size,
             poll_interval=0.005,
@@ -123,7 +125,7 @@ class Service:
             return {row.id: row for row in map(row_from_values, cursor.fetchall())}
 
     def position(self) -> int:
-        return self.read_model.position(IMAGE_STATUS.name)
+        return self.tracking.position(IMAGE_STATUS.name)
 
     def expected_rows(self) -> dict[UUID, ImageRow]:
         """What each image's own history builds."""
@@ -133,7 +135,7 @@ class Service:
     def schema(self) -> set[tuple[Any, ...]]:
         """The image_status table's indexes and constraints, by name."""
         with self.database.transaction(readonly=True) as cursor:
-            if self.database.paramstyle == "qmark":
+            if self.database.dialect == "sqlite":
                 cursor.execute(
                     "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'image_status'"
                 )
@@ -459,7 +461,7 @@ def test_verify_does_not_need_a_position_for_a_projector_fed_from_kafka(
 ) -> None:
     service.run([(0, "upload"), (1, "upload"), (1, "complete")])
     service.project()
-    service.read_model.set_position(IMAGE_STATUS.name, 0)  # offsets are kept elsewhere
+    service.tracking.set_position(IMAGE_STATUS.name, 0)  # offsets are kept elsewhere
     service.run([(0, "complete"), (2, "upload")])  # not consumed yet
 
     checked = verify(service.database, service.log, IMAGE_STATUS)
@@ -474,15 +476,12 @@ def test_verify_catches_rows_changed_behind_its_back(service: Service) -> None:
     stranger = msgspec.structs.replace(service.rows()[service.slots[0]], id=uuid4())
     uploaded_only = replay(service.log.history(left_behind)[:1])
     assert uploaded_only is not None
-    mark = "?" if service.database.paramstyle == "qmark" else "%s"
     with service.database.transaction() as cursor:  # save() never takes a row back in time
-        cursor.execute(f"DELETE FROM image_status WHERE id = {mark}", [str(left_behind)])
-    service.read_model.save("elsewhere", [stranger, uploaded_only], 0)
+        cursor.execute("DELETE FROM image_status WHERE id = ?", [str(left_behind)])
+    service.read_model.save([stranger, uploaded_only])
     with service.database.transaction() as cursor:
-        cursor.execute(
-            f"UPDATE image_status SET error = 'tampered' WHERE id = {mark}", [str(changed)]
-        )
-        cursor.execute(f"DELETE FROM image_status WHERE id = {mark}", [str(removed)])
+        cursor.execute("UPDATE image_status SET error = 'tampered' WHERE id = ?", [str(changed)])
+        cursor.execute("DELETE FROM image_status WHERE id = ?", [str(removed)])
 
     checked = verify(service.database, service.log, IMAGE_STATUS)
 

@@ -195,21 +195,19 @@ async def test_followers_bring_the_read_model_up_to_date_and_survive_redelivery(
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes(40, 20))
     processor = LogFollower(
-        ports.log, ports.read_model, Processor(ports.commands, ports.blobs, SETTINGS)
+        ports.log, ports.tracking, Processor(ports.commands, ports.blobs, SETTINGS)
     )
-    projector = LogFollower(
-        ports.log, ports.read_model, ProjectorRunner(ports.read_model, ports.log)
-    )
+    projector = LogFollower(ports.log, ports.tracking, ProjectorRunner(ports.read_model, ports.log))
     await processor.drain()
     await projector.drain()
     row = ports.read_model.get(image_id)
     assert row is not None and row.status is ImageStatus.PROCESSED
-    assert ports.read_model.position("image_status") == ports.log.head()
-    assert ports.read_model.position("processor") >= 2  # past the request it answered
+    assert ports.tracking.position("image_status") == ports.log.head()
+    assert ports.tracking.position("processor") >= 2  # past the request it answered
 
     # A crash after the rows were written but before anything else: run it all again.
     before = ports.read_model.get(image_id)
-    ports.read_model.set_position("image_status", 0)
+    ports.tracking.set_position("image_status", 0)
     await projector.drain()
     assert ports.read_model.get(image_id) == before
 
@@ -228,7 +226,7 @@ async def test_the_projector_repairs_a_gap_from_the_event_store() -> None:
 async def test_a_follower_outlives_a_database_that_is_down_for_a_while() -> None:
     ports = fake_ports()
     image_id = await uploaded(ports, image_bytes(40, 20))
-    positions = ports.read_model
+    positions = ports.tracking
     outage = {"reads": 3}
     real_position = positions.position
 
@@ -262,5 +260,5 @@ async def test_followers_count_the_events_their_consumer_handled() -> None:
     ports = fake_ports()
     await uploaded(ports, image_bytes())
     before = handled()
-    await LogFollower(ports.log, ports.read_model, Janitor(ports.blobs)).drain()
+    await LogFollower(ports.log, ports.tracking, Janitor(ports.blobs)).drain()
     assert handled() - before == 2  # ImageUploaded and ProcessingRequested

@@ -1,0 +1,104 @@
+"""Applying batches of events to the rows they touch: the one way events reach rows, for
+the live projector, a rebuild and a verification alike.
+
+The live projector reads every row a batch touches and writes back the ones that
+changed: other projector processes write the same table, so nothing read in an
+earlier batch can be trusted. A rebuild fills a table of its own, so it remembers
+the rows it wrote and reads one back only once it has had to forget some.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
+from typing import Protocol
+from uuid import UUID
+
+from domain.events import EventEnvelope
+from projections.projector import History, apply_all
+from projections.rows import ImageRow
+
+# Rows kept in memory by a rebuild: about 1 KiB each. Images change in bursts
+# (upload, request, completion), so the rows a batch touches are mostly recent ones.
+CACHE_ROWS = 100_000
+
+
+class Rows(Protocol):
+    """Where rows are read and written: a read model, or a table in a transaction
+    (projections/sql.py's SqlRows)."""
+
+    def get_many(self, image_ids: Iterable[UUID]) -> Mapping[UUID, ImageRow]: ...
+
+    def save(self, rows: Sequence[ImageRow]) -> None: ...
+
+
+class BatchApplier:
+    """Applies batches of events in order and saves the rows they changed, one per image.
+
+    `history` repairs a gap (projections/projector.py's apply_all). `owns_table`
+    says the table starts empty and has no other writer: rows are then remembered
+    across batches, and until the cache first overflows an image it has not seen
+    has no row. The rows a transaction wrote are remembered only once the caller
+    reports it committed (`committed`); after a rollback (`rolled_back`) they are
+    forgotten.
+    """
+
+    def __init__(
+        self,
+        history: History | None = None,
+        *,
+        owns_table: bool = False,
+        cache_rows: int = CACHE_ROWS,
+    ) -> None:
+        self._history = history
+        # Keyed by UUID.int, as apply_all keys rows.
+        self._cache: dict[int, ImageRow] = {}
+        self._uncommitted: dict[int, ImageRow] = {}
+        self._caching = owns_table
+        self._cache_rows = cache_rows
+        self._cache_is_whole_table = owns_table
+        self.rows_written = 0
+
+    def apply(self, target: Rows, events: Sequence[EventEnvelope]) -> None:
+        """Apply the events in order and save the rows they changed to `target`."""
+        if not events:
+            return
+        rows = self._rows(target, {event.image_id.int: event.image_id for event in events})
+        changed = apply_all(rows, events, self._history)
+        if changed:
+            target.save(list(changed.values()))
+            self.rows_written += len(changed)
+        if self._caching:
+            self._uncommitted.update(changed)
+
+    def committed(self) -> None:
+        """The transaction of the last applies committed: their rows are in the table."""
+        self._remember(self._uncommitted)
+        self._uncommitted.clear()
+
+    def rolled_back(self) -> None:
+        """The transaction of the last applies rolled back: their rows are not."""
+        self._uncommitted.clear()
+
+    def _rows(self, target: Rows, ids: dict[int, UUID]) -> dict[int, ImageRow]:
+        found: dict[int, ImageRow] = {}
+        for key in ids:
+            row = self._uncommitted.get(key) or self._cache.get(key)
+            if row is not None:
+                found[key] = row
+        if self._cache_is_whole_table or len(found) == len(ids):
+            return found
+        missing = [image_id for key, image_id in ids.items() if key not in found]
+        found.update((row.id.int, row) for row in target.get_many(missing).values())
+        return found
+
+    def _remember(self, rows: dict[int, ImageRow]) -> None:
+        cache = self._cache
+        for key, row in rows.items():
+            cache.pop(key, None)  # re-inserted last: the most recently used
+            cache[key] = row
+        overflow = len(cache) - self._cache_rows
+        if overflow > 0:
+            for key in list(islice(cache, overflow)):  # the least recently used
+                del cache[key]
+            self._cache_is_whole_table = False
