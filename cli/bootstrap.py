@@ -429,8 +429,9 @@ def run(role: Role, settings: Settings) -> None:
     """Run the role until signalled: its settings logged (secrets masked), its metrics
     served (the API's on its own /metrics, the others' on `metrics_port` when set),
     and a failure to start said in one line with exit status 1."""
-    log_settings(role, settings)
     with exit_on_startup_error():
+        if role is not Role.DEV:  # which says where its data is instead
+            log_settings(role, settings)
         if role not in (Role.API, Role.DEV):
             serve_metrics(settings.host, settings.metrics_port)
         run_until_signalled(ROLES[role](settings))

@@ -36,6 +36,7 @@ from infra.event_store import SqlEventLog
 from infra.kafka import ensure_topic
 from infra.settings import Settings
 from projections.sql import SqlReadModel
+from projections.tracking import SqlTracking
 from tests.fakes import an_upload
 from tests.servers import closed_port, tansu_broker
 from workers.projector import ProjectorRunner
@@ -80,7 +81,9 @@ class History:
     def __init__(self, backend: Backend) -> None:
         self.commands = backend.commands()
         self.log = SqlEventLog(self.commands)
-        self.read_model = SqlReadModel(backend.database())
+        database = backend.database()
+        self.read_model = SqlReadModel(database)
+        self.tracking = SqlTracking(database)
         self.processed = self.upload("resize:10x10")
         self.complete(self.processed)
         self.deleted = self.upload(None)
@@ -106,8 +109,10 @@ class History:
         )
 
     def project(self) -> None:
+        """Project the whole log, as the projector following it would."""
         runner = ProjectorRunner(self.read_model, self.log)
         runner.apply_batch(self.everything())
+        self.tracking.set_position(runner.name, self.log.head())
 
     def everything(self) -> list[EventEnvelope]:
         return list(self.log.read(0, 1_000))
