@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -24,6 +25,7 @@ from infra.migrate import upgrade
 from infra.settings import Settings
 from tests.fakes import an_upload
 from tests.servers import postgres_database, tansu_broker
+from tests.waiting import eventually
 from workers.follower import LogFollower
 from workers.relay import Relay
 
@@ -178,11 +180,28 @@ async def running(
             await task
 
 
+def relays(core: Core) -> list[str]:
+    """What the relays on the test database are doing, as PostgreSQL sees their sessions:
+    the active one listens for NOTIFY, a standby tries for the lock now and then."""
+    seen = {"LISTEN": "listening", "SELECT pg_try_advisory_lock": "standing by"}
+    with psycopg.connect(str(core.settings.database_url), autocommit=True) as connection:
+        queries = connection.execute(
+            "SELECT query FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return sorted(
+            doing
+            for (query,) in queries
+            for start, doing in seen.items()
+            if query.startswith(start)
+        )
+
+
 async def test_notify_wakes_the_relay_long_before_its_next_poll(
     core: Stores, publisher: EventPublisher, broker: str
 ) -> None:
     async with running(core, publisher, poll_interval=60):
-        await asyncio.sleep(0.5)  # the relay is idle, waiting for NOTIFY or its next poll
+        await eventually(lambda: relays(core) == ["listening"], "the relay to listen")
         started = time.monotonic()
         image_id = await asyncio.to_thread(upload, core)
 
@@ -197,10 +216,12 @@ async def test_a_second_relay_stands_by_while_the_first_publishes(
 ) -> None:
     with open_stores(core.settings) as standby_core:
         async with running(core, publisher, 60), running(standby_core, publisher, 60):
-            await asyncio.sleep(0.5)
+            await eventually(
+                lambda: relays(core) == ["listening", "standing by"], "one relay to stand by"
+            )
             images = [await asyncio.to_thread(upload, core) for _ in range(3)]
             records = await published(broker, publisher.topic, 6)
-            await asyncio.sleep(1)  # time for a duplicate to show up, if there were one
-            records = await published(broker, publisher.topic, 7, within=1)
+            # Two seconds for a duplicate to show up, if there were one.
+            records = await published(broker, publisher.topic, 7, within=2)
 
     assert by_image(records) == {image_id: [1, 2] for image_id in images}

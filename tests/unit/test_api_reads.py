@@ -268,7 +268,9 @@ READS = ["", "/original", "/status", "/events"]
 
 
 @pytest.mark.parametrize("suffix", READS)
-@pytest.mark.parametrize("image_id", [str(uuid4()), "not-a-uuid", "1234"])
+@pytest.mark.parametrize(
+    "image_id", [pytest.param(str(uuid4()), id="unknown"), "not-a-uuid", "1234"]
+)
 async def test_an_unknown_or_malformed_id_is_404(
     client: httpx.AsyncClient, image_id: str, suffix: str
 ) -> None:

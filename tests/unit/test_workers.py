@@ -19,6 +19,7 @@ from domain.keys import image_prefix, original_key
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
 from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes, processor_settings
+from tests.waiting import eventually
 from workers.follower import LogFollower
 from workers.janitor import Janitor
 from workers.processor import Processor
@@ -137,6 +138,7 @@ async def test_renders_past_their_time_limit_still_count_against_the_concurrency
     for _ in range(3):
         await uploaded(ports, image_bytes())
     running: list[int] = []
+    finished: list[int] = []
     most = 0
     lock = threading.Lock()
 
@@ -145,16 +147,17 @@ async def test_renders_past_their_time_limit_still_count_against_the_concurrency
         with lock:
             running.append(1)
             most = max(most, len(running))
-        time.sleep(0.1)
+        time.sleep(0.1)  # a render that overruns its time limit
         with lock:
             running.pop()
+            finished.append(1)
 
     settings = processor_settings(time_limit=0.01, concurrency=1)
     with patch("workers.processor.TIME_LIMIT_GRACE", 0.01):
         await Processor(ports.commands, ports.blobs, settings, renderer=stuck).handle(
             ports.log.read(0, 100)
         )
-    await asyncio.sleep(0.15)
+    await eventually(lambda: len(finished) == 3, "the overrunning renders to end")
     assert most == 1
 
 
@@ -241,10 +244,7 @@ async def test_a_follower_outlives_a_database_that_is_down_for_a_while() -> None
         ports.log, positions, ProjectorRunner(ports.read_model, ports.log), retry_pause=0.01
     )
     task = asyncio.create_task(follower.run())
-    for _ in range(200):
-        await asyncio.sleep(0.01)
-        if ports.read_model.get(image_id) is not None:
-            break
+    await eventually(lambda: ports.read_model.get(image_id), "the row, after the outage", within=2)
     task.cancel()
     assert outage["reads"] == 0 and ports.read_model.get(image_id) is not None
     assert not task.done() or task.cancelled()
