@@ -180,7 +180,7 @@ async def running(
             await task
 
 
-def relays(core: Core) -> list[str]:
+def relays(core: Stores) -> list[str]:
     """What the relays on the test database are doing, as PostgreSQL sees their sessions:
     the active one listens for NOTIFY, a standby tries for the lock now and then."""
     seen = {"LISTEN": "listening", "SELECT pg_try_advisory_lock": "standing by"}
