@@ -298,15 +298,22 @@ async def kafka_feed(stores: Stores, role: Role, worker: Consumer) -> AsyncItera
 # --- the roles ---------------------------------------------------------------------
 
 
-async def serve_dev(settings: Settings) -> None:
-    """API, processor, projector and janitor in one process, each consumer following the
-    event log and woken in-process as soon as a command is recorded."""
+async def serve(settings: Settings, *, embedded: bool = False) -> None:
+    """The API; embedded (`imgproc dev`), with the processor, projector and janitor in the
+    same process, each following the event log and woken as soon as a command is
+    recorded, on a database migrated first."""
     from api.app import create_app
     from cli.processes.http import check_can_listen, serve_http
 
     check_can_listen(settings.host, settings.port)  # before the data directory is created
+    if not embedded:
+        check_migrated(settings)
     async with open_blob_store(settings) as blobs:
-        with open_stores(settings, migrate=True, blobs=blobs) as stores:
+        with open_stores(settings, migrate=embedded, blobs=blobs) as stores:
+            app = create_app(api_services(stores, in_process_followers=embedded))
+            if not embedded:
+                await serve_http(app, settings)
+                return
             stores.doorbell.bind(asyncio.get_running_loop())
             log.info(
                 "data in %s, %s, blobs in %s",
@@ -315,18 +322,7 @@ async def serve_dev(settings: Settings) -> None:
                 f"S3 bucket {settings.bucket}" if settings.uses_s3 else settings.blob_dir,
             )
             followers = [log_follower(stores, consumer(role, stores)) for role in CONSUMERS]
-            app = create_app(api_services(stores, in_process_followers=True))
             await serve_http(app, settings, [follower.run for follower in followers])
-
-
-async def serve_api(settings: Settings) -> None:
-    from api.app import create_app
-    from cli.processes.http import serve_http
-
-    check_migrated(settings)
-    async with open_blob_store(settings) as blobs:
-        with open_stores(settings, blobs=blobs) as stores:
-            await serve_http(create_app(api_services(stores)), settings)
 
 
 async def run_consumer(role: Role, settings: Settings) -> None:
@@ -416,8 +412,8 @@ async def republish(settings: Settings, log: EventLog, after: int, last: int) ->
 Main = Callable[[Settings], Coroutine[Any, Any, None]]
 
 ROLES: dict[Role, Main] = {
-    Role.API: serve_api,
-    Role.DEV: serve_dev,
+    Role.API: serve,
+    Role.DEV: partial(serve, embedded=True),
     Role.PROCESSOR: partial(run_consumer, Role.PROCESSOR),
     Role.PROJECTOR: partial(run_consumer, Role.PROJECTOR),
     Role.JANITOR: partial(run_consumer, Role.JANITOR),
