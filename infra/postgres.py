@@ -27,12 +27,18 @@ POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 8
 
 
-def check_reachable(url: str, *, timeout: int = CONNECT_TIMEOUT_SECONDS) -> None:
-    """Connect once and hang up: a refused connection fails at once, not after a pool timeout."""
+@contextmanager
+def _unavailable() -> Iterator[None]:
     try:
-        psycopg.connect(url, connect_timeout=timeout).close()
+        yield
     except psycopg.OperationalError as e:
         raise DependencyUnavailable("postgres", str(e)) from e
+
+
+def check_reachable(url: str) -> None:
+    """Connect once and hang up: a refused connection fails at once, not after a pool timeout."""
+    with _unavailable():
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS).close()
 
 
 @lru_cache(maxsize=256)
@@ -71,22 +77,16 @@ class PostgresDatabase:
         self._pool = pool
 
     @classmethod
-    def open(
-        cls,
-        url: str,
-        *,
-        min_size: int = POOL_MIN_SIZE,
-        max_size: int = POOL_MAX_SIZE,
-        timeout: int = CONNECT_TIMEOUT_SECONDS,
-    ) -> PostgresDatabase:
+    def open(cls, url: str) -> PostgresDatabase:
         """Open a pool on `url` and wait for its first connection."""
-        check_reachable(url, timeout=timeout)
+        check_reachable(url)
+        timeout = CONNECT_TIMEOUT_SECONDS  # also how long a caller waits for a free connection
         pool: ConnectionPool = ConnectionPool(
             url,
-            min_size=min_size,
-            max_size=max_size,
+            min_size=POOL_MIN_SIZE,
+            max_size=POOL_MAX_SIZE,
             open=False,
-            timeout=timeout,  # also how long a caller waits for a free connection
+            timeout=timeout,
             # UTC sessions: timestamps come back the same whatever the server's zone.
             kwargs={"connect_timeout": timeout, "options": "-c TimeZone=UTC"},
             check=ConnectionPool.check_connection,  # survives a server restart
@@ -102,12 +102,13 @@ class PostgresDatabase:
     @contextmanager
     def transaction(self, *, readonly: bool = False) -> Iterator[QmarkCursor]:
         """`readonly` is only a hint here: PostgreSQL needs no write lock up front."""
-        try:
-            # The pool's context commits when the block succeeds and rolls back otherwise.
-            with self._pool.connection() as connection, QmarkCursor(connection) as cursor:
-                yield cursor
-        except psycopg.OperationalError as e:
-            raise DependencyUnavailable("postgres", str(e)) from e
+        # The pool's context commits when the block succeeds and rolls back otherwise.
+        with (
+            _unavailable(),
+            self._pool.connection() as connection,
+            QmarkCursor(connection) as cursor,
+        ):
+            yield cursor
 
     def close(self) -> None:
         self._pool.close()
@@ -122,12 +123,10 @@ class PostgresSession:
 
     @classmethod
     async def open(cls, url: str) -> PostgresSession:
-        try:
+        with _unavailable():
             connection = await psycopg.AsyncConnection.connect(
                 url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
             )
-        except psycopg.OperationalError as e:
-            raise DependencyUnavailable("postgres", str(e)) from e
         return cls(connection)
 
     async def close(self) -> None:
@@ -138,7 +137,7 @@ class PostgresSession:
 
         Polled rather than blocking, so that the wait can be cancelled on shutdown.
         """
-        with _unavailable_on_error():
+        with _unavailable():
             while True:
                 cursor = await self._connection.execute("SELECT pg_try_advisory_lock(%s)", [key])
                 row = await cursor.fetchone()
@@ -149,16 +148,8 @@ class PostgresSession:
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
         """Call on_notify for every NOTIFY on channel until cancelled; DependencyUnavailable
         when the connection is lost."""
-        with _unavailable_on_error():
+        with _unavailable():
             await self._connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             async for _ in self._connection.notifies():
                 on_notify()
         raise DependencyUnavailable("postgres", f"stopped listening on {channel!r}")
-
-
-@contextmanager
-def _unavailable_on_error() -> Iterator[None]:
-    try:
-        yield
-    except psycopg.OperationalError as e:
-        raise DependencyUnavailable("postgres", str(e)) from e
