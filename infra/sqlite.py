@@ -27,22 +27,20 @@ BUSY_TIMEOUT_SECONDS = 10.0
 class SqliteDatabase:
     dialect: Literal["sqlite"] = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
         self._lock = threading.Lock()
         self._closed = False
 
     @classmethod
-    def open(cls, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> SqliteDatabase:
+    def open(cls, path: Path) -> SqliteDatabase:
         """Open (creating the directory) and check that the file can be used."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise DependencyUnavailable("sqlite", str(e)) from e
-        database = cls(path, busy_timeout=busy_timeout)
+        database = cls(path)
         with database.transaction(readonly=True) as cursor:
             cursor.execute("SELECT 1")
         return database
@@ -58,32 +56,34 @@ class SqliteDatabase:
             finally:
                 cursor.close()
             connection.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            _rollback(connection)
-            raise DependencyUnavailable("sqlite", str(e)) from e
-        except BaseException:
-            _rollback(connection)
+        except BaseException as e:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(e, sqlite3.OperationalError):
+                raise DependencyUnavailable("sqlite", str(e)) from e
             raise
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            connections, self._connections = self._connections, []
-        for _thread, connection in connections:
+            connections, self._connections = self._connections, {}
+        for connection in connections.values():
             connection.close()
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
             raise DependencyUnavailable("sqlite", "the database has been closed")
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None:
+        thread = threading.current_thread()
+        if (connection := self._connections.get(thread)) is not None:
             return connection
         with self._lock:
-            self._close_connections_of_ended_threads()
+            # An ended thread never uses its connection again.
+            for ended in [t for t in self._connections if not t.is_alive()]:
+                self._connections.pop(ended).close()
             try:
                 connection = sqlite3.connect(
                     self.path,
-                    timeout=self._busy_timeout,
+                    timeout=BUSY_TIMEOUT_SECONDS,
                     isolation_level=None,
                     check_same_thread=False,  # closed by another thread
                 )
@@ -92,21 +92,5 @@ class SqliteDatabase:
                 connection.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as e:
                 raise DependencyUnavailable("sqlite", str(e)) from e
-            self._connections.append((threading.current_thread(), connection))
-        self._local.connection = connection
+            self._connections[thread] = connection
         return connection
-
-    def _close_connections_of_ended_threads(self) -> None:
-        """An ended thread never uses its connection again (its thread-local is gone)."""
-        kept: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        for thread, connection in self._connections:
-            if thread.is_alive():
-                kept.append((thread, connection))
-            else:
-                connection.close()
-        self._connections = kept
-
-
-def _rollback(connection: sqlite3.Connection) -> None:
-    if connection.in_transaction:
-        connection.execute("ROLLBACK")
