@@ -15,10 +15,10 @@ user and password.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from time import monotonic
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from uuid import UUID
 
 import eventsourcing.postgres
@@ -35,7 +35,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, EnvType, strtobool
 from psycopg import Connection
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
 from commands.application import ImageCommands
@@ -43,8 +43,6 @@ from domain.events import EventEnvelope, envelope
 from infra.errors import DependencyUnavailable
 from infra.postgres import check_reachable
 from infra.settings import Settings
-
-T = TypeVar("T")
 
 SQLITE_LOCK_TIMEOUT_SECONDS = 10
 POSTGRES_POOL_SIZE = 2  # kept open
@@ -93,11 +91,10 @@ class FailFastDatastore(PostgresDatastore):
     is checked at most every `POSTGRES_CHECK_TIMEOUT_SECONDS`.
     """
 
-    def __init__(self, *, sslmode: str, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        keys = ("dbname", "host", "port", "user", "password")
-        server = {key: kwargs[key] for key in keys} | ({"sslmode": sslmode} if sslmode else {})
-        self._conninfo = make_conninfo("", **server)  # where the pool connects
+        # Where the pool connects (libpq reads the SSL mode from PGSSLMODE, as for the pool).
+        self._server = {key: kwargs[key] for key in ("dbname", "host", "port", "user", "password")}
         self._suspect = False  # a try failed: check the server before the next one
         self._down_until = 0.0
 
@@ -116,7 +113,7 @@ class FailFastDatastore(PostgresDatastore):
         if monotonic() < self._down_until:
             raise OperationalError("PostgreSQL was unreachable moments ago")
         try:
-            psycopg.connect(self._conninfo, connect_timeout=POSTGRES_CHECK_TIMEOUT_SECONDS).close()
+            psycopg.connect(**self._server, connect_timeout=POSTGRES_CHECK_TIMEOUT_SECONDS).close()
         except psycopg.OperationalError as e:
             self._down_until = monotonic() + POSTGRES_CHECK_TIMEOUT_SECONDS
             raise OperationalError(str(e)) from e
@@ -131,8 +128,7 @@ class PostgresFactory(eventsourcing.postgres.PostgresFactory):
         # Not the library factory's own __init__: all it does is build a plain datastore.
         BaseInfrastructureFactory.__init__(self, env)
         setting = self.env.get
-        sslmode = setting("POSTGRES_SSLMODE") or ""
-        if sslmode and os.environ.get("PGSSLMODE") != sslmode:
+        if sslmode := setting("POSTGRES_SSLMODE"):
             os.environ["PGSSLMODE"] = sslmode  # read by libpq for every connection it makes
         self.datastore = FailFastDatastore(
             dbname=setting("POSTGRES_DBNAME") or "postgres",
@@ -140,7 +136,6 @@ class PostgresFactory(eventsourcing.postgres.PostgresFactory):
             port=setting("POSTGRES_PORT") or "5432",
             user=setting("POSTGRES_USER") or "postgres",
             password=setting("POSTGRES_PASSWORD") or "",
-            sslmode=sslmode,
             connect_timeout=int(setting("POSTGRES_CONNECT_TIMEOUT") or 30),
             idle_in_transaction_session_timeout=POSTGRES_IDLE_IN_TRANSACTION_SECONDS,
             pool_size=int(setting("POSTGRES_POOL_SIZE") or 5),
@@ -161,7 +156,8 @@ def open_image_commands(settings: Settings) -> ImageCommands:
         check_reachable(settings.database_url)
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return _guarded(lambda: ImageCommands(env=event_store_env(settings)))
+    with _unavailable():
+        return ImageCommands(env=event_store_env(settings))
 
 
 class SqlEventLog:
@@ -171,26 +167,19 @@ class SqlEventLog:
         self._app = app
 
     def read(self, after: int, limit: int) -> Sequence[EventEnvelope]:
-        notifications = _guarded(
-            lambda: self._app.recorder.select_notifications(
+        with _unavailable():
+            notifications = self._app.recorder.select_notifications(
                 start=after, limit=limit, inclusive_of_start=False
             )
-        )
         return [self._envelope(n.id, n) for n in notifications]
 
     def head(self) -> int:
-        return _guarded(self._app.recorder.max_notification_id) or 0
+        with _unavailable():
+            return self._app.recorder.max_notification_id() or 0
 
     def history(self, image_id: UUID, after_version: int = 0) -> Sequence[EventEnvelope]:
-        positioned = _guarded(lambda: self._positioned(image_id, after_version))
-        return [self._envelope(p, e) for p, e in positioned]
-
-    def _positioned(self, image_id: UUID, after_version: int) -> list[tuple[int, StoredEvent]]:
-        """The image's stored events after a version, each with its notification id.
-
-        The recorders' `select_events` leaves out the notification id, and
-        `select_notifications` cannot select one originator: hence this query.
-        """
+        # The recorders' `select_events` leaves out the notification id, and
+        # `select_notifications` cannot select one originator: hence this query.
         recorder = self._app.recorder
         key: object
         if isinstance(recorder, SQLiteApplicationRecorder):
@@ -204,9 +193,16 @@ class SqlEventLog:
             f"FROM {recorder.events_table_name} WHERE originator_id={placeholder} "
             f"AND originator_version>{placeholder} ORDER BY originator_version"
         )
-        with recorder.datastore.transaction(commit=False) as cursor:
+        with _unavailable(), recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(query, (key, after_version))
-            return [(row["position"], _stored(image_id, row)) for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+        return [
+            self._envelope(
+                row["position"],
+                StoredEvent(image_id, row["originator_version"], row["topic"], bytes(row["state"])),
+            )
+            for row in rows
+        ]
 
     def _envelope(self, position: int, stored: StoredEvent) -> EventEnvelope:
         event = cast(DomainEvent, self._app.mapper.to_domain_event(stored))
@@ -220,17 +216,9 @@ class SqlEventLog:
         )
 
 
-def _stored(image_id: UUID, row: Any) -> StoredEvent:
-    return StoredEvent(
-        originator_id=image_id,
-        originator_version=row["originator_version"],
-        topic=row["topic"],
-        state=bytes(row["state"]),
-    )
-
-
-def _guarded(call: Callable[[], T]) -> T:
+@contextmanager
+def _unavailable() -> Iterator[None]:
     try:
-        return call()
+        yield
     except PersistenceError as e:
         raise DependencyUnavailable("event store", str(e)) from e
