@@ -1,33 +1,11 @@
 """Settings, read once at start from the environment and an optional YAML file.
 
 Environment variables win over the file. Every part receives the Settings
-object it needs; nothing reads the environment later.
-
-Each setting has an `IMGPROC_*` variable (`IMGPROC_KAFKA_TOPIC`) and a
-lower-case key in the file (`kafka_topic`). The names the deployment scripts
-already use (`DB_HOST`, `KAFKA_BROKERS`, `MINIO_HOST`, …, see SEED_NAMES) are
-accepted as well, in either place; setting them switches from the embedded
-default to PostgreSQL, Kafka and S3. Within one source, a setting named
-outright (`database_url`) wins over the one its seed names build (`db_host`, …).
-An `IMGPROC_*` variable that names no setting is ignored; an unknown key in the
-file is refused.
-
-Values are read as text and converted by msgspec, which also checks the bounds
-declared on each field. Booleans are `true/false`, `1/0`, `yes/no` or `on/off`;
-an empty value unsets an optional setting.
-
-One Settings serves every role; each reads only its part:
-
-- every role: `data_dir`, `database_url`, `log_level`;
-- `api`: `host`, `port`, `max_upload_bytes`, `max_pixels`, `s3_*`;
-- `process`: `max_pixels`, `max_output_dimension`, `processing_workers`,
-  `processing_time_limit`, `s3_*`;
-- `janitor`: `s3_*`;
-- `relay`: `kafka_topic`, `kafka_partitions`, `kafka_idempotent`,
-  `kafka_batch_size`, `poll_interval`;
-- `process`, `project`, `janitor`: `kafka_*` when Kafka is in use, else
-  `poll_interval`; with `relay`, `metrics_port` (on `host`);
-- `dev`: the api's and the processor's settings and `poll_interval`.
+object it needs; nothing reads the environment later. Each setting has an
+`IMGPROC_*` variable (`IMGPROC_KAFKA_TOPIC`) and a lower-case key in the file
+(`kafka_topic`); the names the deployment scripts already use (`DB_HOST`,
+`KAFKA_BROKERS`, `MINIO_HOST`, …, see SEED_NAMES) are accepted in either place.
+README.md's Configuration section lists them all, and which role reads which.
 """
 
 from __future__ import annotations
@@ -173,9 +151,7 @@ class _Minio(msgspec.Struct):
 
 def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Settings:
     """Settings from a YAML file (if given and present) overridden by the environment."""
-    file_values: dict[str, Any] = {}
-    if config_file is not None:
-        file_values = _read_file(config_file)
+    file_values = _read_file(config_file)
     file_seed = {k: v for k, v in file_values.items() if k.upper() in SEED_NAMES}
     file_own = {k: v for k, v in file_values.items() if k not in file_seed}
     env_seed = {name.lower(): env[name] for name in SEED_NAMES if name in env}
@@ -183,7 +159,7 @@ def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Se
     # A seed part from the environment completes the file's parts (DB_PASSWORD alone).
     from_env_seed = {_SEED_FIELDS[name.upper()] for name in env_seed}
     merged = _from_seed_names(file_seed | env_seed)
-    values = _from_seed_names(file_seed) | file_own
+    values = _from_seed_names(file_seed) | file_own  # a setting named outright wins
     values |= {k: v for k, v in merged.items() if k in from_env_seed}
     values |= env_own
     if "log_level" in values:
@@ -191,10 +167,10 @@ def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Se
     return _convert(values, Settings, "setting")
 
 
-def _read_file(config_file: Path) -> dict[str, Any]:
+def _read_file(config_file: Path | None) -> dict[str, Any]:
     """The file's settings with lower-case keys; none when there is no file."""
     try:
-        if not config_file.exists():
+        if config_file is None or not config_file.exists():
             return {}
         loaded = yaml.safe_load(config_file.read_text()) or {}
     except OSError as e:
@@ -244,11 +220,9 @@ def _from_seed_names(seed: dict[str, Any]) -> dict[str, Any]:
     values = {_RENAMED[k.upper()]: v for k, v in seed.items() if k.upper() in _RENAMED}
     parts = {k: v for k, v in seed.items() if v not in ("", None)}
     if parts.get("db_host"):
-        database = _convert(parts, _Database, "database setting")
-        values["database_url"] = database.url()
+        values["database_url"] = _convert(parts, _Database, "database setting").url()
     if parts.get("minio_host"):
-        minio = _convert(parts, _Minio, "MinIO setting")
-        values["s3_endpoint_url"] = minio.url()
+        values["s3_endpoint_url"] = _convert(parts, _Minio, "MinIO setting").url()
     return values
 
 
@@ -260,8 +234,9 @@ def _convert(values: dict[str, Any], into: type[T], what: str) -> T:
     """`values` as an `into`, each read as text as if from the environment; a refusal
     names the setting and says what it must be."""
     given = {k: v if v is None or isinstance(v, list | dict) else str(v) for k, v in values.items()}
-    for field in msgspec.structs.fields(into):
-        value = given.get(name := field.name)
+    fields = {field.name: field for field in msgspec.structs.fields(into)}
+    for name, field in fields.items():
+        value = given.get(name)
         if field.type is bool and isinstance(value, str):
             given[name] = _SPOKEN_BOOLEANS.get(value.lower(), value)
         elif field.default is None and value == "":
@@ -272,8 +247,7 @@ def _convert(values: dict[str, Any], into: type[T], what: str) -> T:
         if unknown := re.search(r"unknown field `(.*)`", str(e)):
             raise SettingsError(f"unknown {what} {unknown[1]!r}") from None
         name = str(e).rpartition("`$.")[2].rstrip("`")
-        kind = next(f.type for f in msgspec.structs.fields(into) if f.name == name)
-        wanted = _wanted(mi.type_info(kind))
+        wanted = _wanted(mi.type_info(fields[name].type))
         raise SettingsError(f"{what} {name!r} must be {wanted}, not {given[name]!r}") from None
 
 
@@ -301,9 +275,5 @@ def _log_level(raw: Any) -> str:
 
 
 def _without_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, location = rest.rpartition("@")
-    if not sep or not at or ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:{REDACTED}@{location}"
+    """`scheme://user:password@…` with the password masked (up to the last `@`)."""
+    return re.sub(r"^(.*?://[^:]*):.*@", rf"\1:{REDACTED}@", url)
