@@ -29,10 +29,10 @@ from uuid import uuid4
 import psycopg
 from psycopg import sql
 
+from cli.bootstrap import open_database
 from commands.application import ImageCommands
 from domain.facts import Picture, Upload
 from domain.image import Image
-from infra.database import open_database
 from infra.event_store import SqlEventLog, open_image_commands
 from infra.migrate import upgrade
 from infra.settings import Settings

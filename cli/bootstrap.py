@@ -35,15 +35,15 @@ from commands.application import ImageCommands
 from commands.log import EventLog
 from infra import imaging
 from infra.blobs import BlobStore
-from infra.database import Database, open_database
 from infra.event_store import SqlEventLog, notification_channel, open_image_commands
 from infra.filesystem import FilesystemBlobStore
 from infra.metrics import serve_metrics
 from infra.migrate import current_revision, upgrade
-from infra.postgres import PostgresSession
+from infra.postgres import PostgresDatabase, PostgresSession
 from infra.settings import Settings, SettingsError
+from infra.sqlite import SqliteDatabase
 from projections.batches import batches
-from projections.sql import SqlReadModel
+from projections.sql import Database, SqlReadModel
 from projections.tracking import SqlTracking
 from workers.consumer import Consumer
 from workers.follower import Doorbell, LogFollower
@@ -88,6 +88,13 @@ class Stores:
     tracking: SqlTracking
     blobs: BlobStore
     doorbell: Doorbell
+
+
+def open_database(settings: Settings) -> Database:
+    """The read model's database; DependencyUnavailable if it cannot be reached."""
+    if settings.database_url is not None:
+        return PostgresDatabase.open(settings.database_url)
+    return SqliteDatabase.open(settings.sqlite_path)
 
 
 @contextlib.contextmanager

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from cli.bootstrap import open_database
 from commands.application import ImageCommands
-from infra.database import Database, open_database
 from infra.event_store import open_image_commands
 from infra.migrate import upgrade
 from infra.settings import Settings
+from projections.sql import Database
 from tests.servers import PostgresClones, postgres_database
 
 BACKENDS = ["sqlite", "postgres"]

@@ -13,8 +13,8 @@ import msgspec
 import psycopg
 import pytest
 
+from cli.bootstrap import open_database
 from domain.status import ImageStatus
-from infra.database import open_database
 from infra.errors import DependencyUnavailable
 from infra.settings import Settings
 from projections.rows import ImageRow

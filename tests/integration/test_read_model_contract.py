@@ -17,8 +17,8 @@ from uuid import UUID, uuid4
 import msgspec
 import pytest
 
+from cli.bootstrap import open_database
 from domain.status import ImageStatus
-from infra.database import open_database
 from infra.migrate import upgrade
 from projections.rows import ImageRow
 from projections.sql import SqlReadModel

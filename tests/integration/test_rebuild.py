@@ -32,7 +32,6 @@ from commands.messages import (
 from domain.errors import ImageNotFound, InvalidTransition
 from domain.events import EventEnvelope
 from domain.facts import Picture
-from infra.database import Database
 from infra.errors import DependencyUnavailable
 from infra.event_store import SqlEventLog
 from projections import rebuild as rebuilding
@@ -40,7 +39,7 @@ from projections import shadow
 from projections.projector import replay
 from projections.rebuild import IMAGE_STATUS, rebuild
 from projections.rows import COLUMNS, ImageRow
-from projections.sql import SqlReadModel, row_from_values
+from projections.sql import Database, SqlReadModel, row_from_values
 from projections.tracking import SqlTracking
 from projections.verify import verify
 from tests.fakes import an_upload
