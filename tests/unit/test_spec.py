@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidSpec
-from domain.spec import (
+from domain.operations import (
     Blur,
     Crop,
     Flip,
@@ -16,11 +16,10 @@ from domain.spec import (
     Resize,
     Rotate,
     Sharpen,
-    Spec,
     Thumbnail,
     Watermark,
-    parse_spec,
 )
+from domain.spec import Spec, parse_spec
 from domain.spec_values import MAX_TEXT_LENGTH
 from tests.unit.corpus.specs import OPERATION_NAMES, operation_text, spec_text, watermark_text
 
