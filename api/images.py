@@ -109,10 +109,7 @@ class ImageController(Controller):
         self, request: Request[Any, Any, Any], services: Services, image_id: ImageId
     ) -> Response[Any]:
         """The processed image's bytes; revalidate (If-None-Match), re-processing changes them."""
-        row = await reads.find_image(services, reads.parse_image_id(image_id))
-        return await reads.blob_response(
-            request, services, reads.served_blob(row), reads.REVALIDATE
-        )
+        return await reads.blob_response(request, services, image_id, reads.served_blob)
 
     @get(
         "/{image_id:str}/original",
@@ -123,10 +120,7 @@ class ImageController(Controller):
         self, request: Request[Any, Any, Any], services: Services, image_id: ImageId
     ) -> Response[Any]:
         """The original upload. It never changes, so it may be cached for good."""
-        row = await reads.find_image(services, reads.parse_image_id(image_id))
-        return await reads.blob_response(
-            request, services, reads.original_blob(row), reads.IMMUTABLE
-        )
+        return await reads.blob_response(request, services, image_id, reads.original_blob)
 
     @head(
         "/{image_id:str}",
@@ -137,10 +131,7 @@ class ImageController(Controller):
         self, request: Request[Any, Any, Any], services: Services, image_id: ImageId
     ) -> Response[None]:
         """What GET would answer (status, ETag, type and length) without the bytes."""
-        row = await reads.find_image(services, reads.parse_image_id(image_id))
-        return await reads.blob_head_response(
-            request, services, reads.served_blob(row), reads.REVALIDATE
-        )
+        return await reads.blob_response(request, services, image_id, reads.served_blob, body=False)
 
     @head(
         "/{image_id:str}/original",
@@ -151,9 +142,8 @@ class ImageController(Controller):
         self, request: Request[Any, Any, Any], services: Services, image_id: ImageId
     ) -> Response[None]:
         """What GET of the original would answer, without the bytes."""
-        row = await reads.find_image(services, reads.parse_image_id(image_id))
-        return await reads.blob_head_response(
-            request, services, reads.original_blob(row), reads.IMMUTABLE
+        return await reads.blob_response(
+            request, services, image_id, reads.original_blob, body=False
         )
 
     @get(

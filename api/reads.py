@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -30,6 +30,7 @@ class Blob(NamedTuple):
     key: str
     content_type: str
     size: int
+    cache_control: str
 
 
 def parse_image_id(text: str) -> UUID:
@@ -61,20 +62,21 @@ async def find_image(services: ApiServices, image_id: UUID) -> ImageRow:
 
 
 def original_blob(row: ImageRow) -> Blob:
-    return Blob(row.original_key, row.content_type, row.size)
+    return Blob(row.original_key, row.content_type, row.size, IMMUTABLE)
 
 
 def served_blob(row: ImageRow) -> Blob:
     """What GET /images/{id} serves: the result, or the original when none was asked for."""
     if row.status is ImageStatus.UPLOADED:
-        return original_blob(row)
+        # Under this URL until a result replaces it, so unlike at its own URL: revalidate.
+        return original_blob(row)._replace(cache_control=REVALIDATE)
     if (
         row.status is ImageStatus.PROCESSED
         and row.result_key is not None
         and row.result_content_type is not None
         and row.result_size is not None
     ):
-        return Blob(row.result_key, row.result_content_type, row.result_size)
+        return Blob(row.result_key, row.result_content_type, row.result_size, REVALIDATE)
     raise NotProcessed(row.id, row.status, row.error)
 
 
@@ -91,53 +93,31 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return any(tag in ("*", etag) for tag in tags)
 
 
-def _validators(blob: Blob, cache_control: str) -> dict[str, str]:
-    return {"ETag": etag_for(blob.key), "Cache-Control": cache_control}
-
-
-def _not_modified(
-    request: Request[Any, Any, Any], blob: Blob, cache_control: str
-) -> Response[Any] | None:
-    """A 304 when the client's copy is current: the validators only, no body."""
-    headers = _validators(blob, cache_control)
-    if not _matches(request.headers.get("if-none-match"), headers["ETag"]):
-        return None
-    return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-
-
-def _blob_headers(blob: Blob, cache_control: str) -> dict[str, str]:
-    """What a GET and a HEAD of the blob both answer with (the media type aside)."""
-    return {**_validators(blob, cache_control), "Content-Length": str(blob.size)}
-
-
 async def blob_response(
-    request: Request[Any, Any, Any], services: ApiServices, blob: Blob, cache_control: str
+    request: Request[Any, Any, Any],
+    services: ApiServices,
+    image_id: str,
+    choose: Callable[[ImageRow], Blob],
+    *,
+    body: bool = True,
 ) -> Response[Any]:
-    if (unchanged := _not_modified(request, blob, cache_control)) is not None:
-        return unchanged
+    """The image's blob that `choose` picks (served_blob or original_blob), with its
+    validators; a 304 when the client's copy is current. Without the body (HEAD) the store
+    is asked whether the bytes are there (so the status is GET's), never for the bytes."""
+    blob = choose(await find_image(services, parse_image_id(image_id)))
+    validators = {"ETag": etag_for(blob.key), "Cache-Control": blob.cache_control}
+    if _matches(request.headers.get("if-none-match"), validators["ETag"]):
+        return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=validators)
+    headers = {**validators, "Content-Length": str(blob.size)}
+    if not body:
+        if not await services.blobs.exists(blob.key):
+            raise BlobNotFound(blob.key)
+        return Response(content=b"", media_type=blob.content_type, headers=headers)
     chunks = services.blobs.stream(blob.key)
     # Pull the first chunk now: a missing blob or an unreachable store then becomes a
     # proper error response instead of a stream that breaks after its headers.
     first = await anext(chunks, b"")
-    return Stream(
-        _chain(first, chunks),
-        media_type=blob.content_type,
-        headers=_blob_headers(blob, cache_control),
-    )
-
-
-async def blob_head_response(
-    request: Request[Any, Any, Any], services: ApiServices, blob: Blob, cache_control: str
-) -> Response[Any]:
-    """blob_response's answer without its body: the store is asked whether the bytes are
-    there (so the status is GET's), never for the bytes themselves."""
-    if (unchanged := _not_modified(request, blob, cache_control)) is not None:
-        return unchanged
-    if not await services.blobs.exists(blob.key):
-        raise BlobNotFound(blob.key)
-    return Response(
-        content=b"", media_type=blob.content_type, headers=_blob_headers(blob, cache_control)
-    )
+    return Stream(_chain(first, chunks), media_type=blob.content_type, headers=headers)
 
 
 async def _chain(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:

@@ -112,14 +112,9 @@ def status_body(row: ImageRow) -> ImageStatusBody:
 
 
 def event_body(event: EventEnvelope) -> EventBody:
-    return EventBody(
-        type=event.type,
-        image_id=event.image_id,
-        version=event.version,
-        position=event.position,
-        occurred_at=event.occurred_at,
-        data=msgspec.to_builtins(event.data),
-    )
+    """The envelope as the event stream carries it, its data as plain JSON values."""
+    envelope = msgspec.structs.asdict(event)
+    return EventBody(**{**envelope, "data": msgspec.to_builtins(event.data)})
 
 
 def _links(image_id: UUID) -> ImageLinks:

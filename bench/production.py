@@ -160,14 +160,7 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def production(work: Path) -> Iterator[str]:
     with production_servers() as servers, Topology(servers, work) as topology:
-        topology.migrate()
-        topology.start("api")
-        topology.start("process", name="processor-1")
-        topology.start("process", name="processor-2")
-        topology.start("project", name="projector")
-        topology.start("relay")
-        topology.start("janitor")
-        topology.wait_until_serving()
+        topology.start_every_role()
         time.sleep(5)  # let the consumer groups settle, so joins are not measured
         yield topology.base_url
 

@@ -110,18 +110,19 @@ class Sharpen(msgspec.Struct, frozen=True, tag="sharpen"):
         )
 
 
-class Brightness(msgspec.Struct, frozen=True, tag="brightness"):
-    factor: float
+class _Enhancement(msgspec.Struct, frozen=True):
+    factor: float  # 1 leaves the image as it is
 
     def text(self) -> str:
-        return _op("brightness", number(self.factor))
+        return _op(str(self.__struct_config__.tag), number(self.factor))
 
 
-class Contrast(msgspec.Struct, frozen=True, tag="contrast"):
-    factor: float
+class Brightness(_Enhancement, frozen=True, tag="brightness"):
+    pass
 
-    def text(self) -> str:
-        return _op("contrast", number(self.factor))
+
+class Contrast(_Enhancement, frozen=True, tag="contrast"):
+    pass
 
 
 class Watermark(msgspec.Struct, frozen=True, tag="watermark"):

@@ -34,55 +34,11 @@ import hashlib
 import msgspec
 
 from domain.errors import InvalidSpec
-from domain.operations import (
-    DEFAULT_QUALITY,
-    MAX_DIMENSION,
-    Blur,
-    Brightness,
-    Contrast,
-    Crop,
-    Flip,
-    Format,
-    Gravity,
-    Grayscale,
-    Operation,
-    OutputFormat,
-    Position,
-    Resize,
-    ResizeMode,
-    Rotate,
-    Sharpen,
-    Thumbnail,
-    Watermark,
-)
+from domain.operations import Format, Operation
 from domain.spec_parsers import PARSERS
 from domain.spec_values import Arguments, Rejected
 
-__all__ = [
-    "DEFAULT_QUALITY",
-    "MAX_DIMENSION",
-    "MAX_OPERATIONS",
-    "MAX_SPEC_LENGTH",
-    "Blur",
-    "Brightness",
-    "Contrast",
-    "Crop",
-    "Flip",
-    "Format",
-    "Gravity",
-    "Grayscale",
-    "Operation",
-    "OutputFormat",
-    "Position",
-    "Resize",
-    "ResizeMode",
-    "Rotate",
-    "Sharpen",
-    "Spec",
-    "Thumbnail",
-    "Watermark",
-    "parse_spec",
-]
+__all__ = ["MAX_OPERATIONS", "MAX_SPEC_LENGTH", "Spec", "parse_spec"]
 
 MAX_OPERATIONS = 32
 MAX_SPEC_LENGTH = 1024

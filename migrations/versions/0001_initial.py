@@ -16,23 +16,17 @@ the PostgreSQL recorder connects as soon as it is built. The test
 `test_the_event_store_is_what_the_library_itself_would_create` compares these
 tables with the ones the library creates itself, so that an upgrade of the
 library which changes them fails until a new migration follows it.
-
-Revision ID: 0001
-Revises:
-Create Date: 2025-01-01
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 SQLITE_EVENT_STORE = [
     "CREATE TABLE IF NOT EXISTS stored_events ("
@@ -92,6 +86,16 @@ def _is_postgres() -> bool:
     return op.get_context().dialect.name == "postgresql"
 
 
+def _picture_columns(prefix: str, *, nullable: bool) -> list[sa.Column[Any]]:
+    """The facts of a picture: the upload's, and (prefixed `result_`) the result's."""
+    return [
+        sa.Column(f"{prefix}content_type", sa.Text(), nullable=nullable),
+        sa.Column(f"{prefix}size", sa.BigInteger(), nullable=nullable),
+        sa.Column(f"{prefix}width", sa.Integer(), nullable=nullable),
+        sa.Column(f"{prefix}height", sa.Integer(), nullable=nullable),
+    ]
+
+
 def upgrade() -> None:
     postgres = _is_postgres()
     for statement in POSTGRES_EVENT_STORE if postgres else SQLITE_EVENT_STORE:
@@ -106,18 +110,12 @@ def upgrade() -> None:
         sa.Column("id", uuid, primary_key=True),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("file_name", sa.Text(), nullable=False),
-        sa.Column("content_type", sa.Text(), nullable=False),
-        sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("width", sa.Integer(), nullable=False),
-        sa.Column("height", sa.Integer(), nullable=False),
+        *_picture_columns("", nullable=False),
         sa.Column("original_key", sa.Text(), nullable=False),
         sa.Column("spec", sa.Text(), nullable=True),
         sa.Column("request_no", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("result_key", sa.Text(), nullable=True),
-        sa.Column("result_content_type", sa.Text(), nullable=True),
-        sa.Column("result_size", sa.BigInteger(), nullable=True),
-        sa.Column("result_width", sa.Integer(), nullable=True),
-        sa.Column("result_height", sa.Integer(), nullable=True),
+        *_picture_columns("result_", nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", moment, nullable=False),
         sa.Column("updated_at", moment, nullable=False),

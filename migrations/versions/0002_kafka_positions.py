@@ -8,23 +8,15 @@
 
 The relay keeps its position in `tracking` (0001), like every follower of the
 event log.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2025-01-02
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

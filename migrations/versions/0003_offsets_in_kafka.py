@@ -3,24 +3,17 @@
 Every consumer is idempotent on (image id, version) inside its own effect, so
 neither the offsets stored beside the projector's rows (`kafka_offsets`) nor
 the versions each consumer had handled (`consumer_versions`) are needed.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-01
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

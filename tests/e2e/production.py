@@ -4,9 +4,7 @@ Used by the end-to-end tests and the benchmark:
 
     with production_servers() as servers:
         with Topology(servers, log_dir) as topology:
-            topology.migrate()
-            topology.start("api"); topology.start("process", name="processor-1"); ...
-            topology.wait_until_serving()
+            topology.start_every_role()  # or migrate(), start("api"), … wait_until_serving()
             httpx.post(f"{topology.base_url}/api/v1/images", ...)
 
 The processes are configured the way a deployment would be: with the seed
@@ -153,6 +151,18 @@ class Topology:
         process = Process(name, imgproc(command), self.env, self.log_dir)
         self.processes[name] = process
         return process
+
+    def start_every_role(self) -> None:
+        """Migrate, then run the whole deployment: api, two processors, projector, relay
+        and janitor, each its own process; back once the api serves."""
+        self.migrate()
+        self.start("api")
+        self.start("process", name="processor-1")
+        self.start("process", name="processor-2")
+        self.start("project", name="projector")
+        self.start("relay")
+        self.start("janitor")
+        self.wait_until_serving()
 
     def wait_until_serving(self, within: float = 30.0) -> None:
         deadline = time.monotonic() + within

@@ -48,14 +48,7 @@ def servers() -> Iterator[Servers]:
 @pytest.fixture(scope="module")
 def topology(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     with Topology(servers, tmp_path_factory.mktemp("production")) as running:
-        running.migrate()  # again: it finds nothing to do
-        running.start("api")
-        running.start("process", name="processor-1")
-        running.start("process", name="processor-2")
-        running.start("project", name="projector")
-        running.start("relay")
-        running.start("janitor")
-        running.wait_until_serving()
+        running.start_every_role()  # migrating again: it finds nothing to do
         yield running
         logs = running.logs()
         exits = running.stop_all()

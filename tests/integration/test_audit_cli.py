@@ -24,12 +24,7 @@ from typer.testing import CliRunner, Result
 
 from api.schemas import ImageEvents, event_body
 from cli.main import app
-from commands.messages import (
-    CompleteProcessing,
-    DeleteImage,
-    FailProcessing,
-    RequestProcessing,
-)
+from commands.messages import CompleteProcessing, DeleteImage, FailProcessing, RequestProcessing
 from domain.events import EventEnvelope, decode
 from domain.facts import Picture
 from infra.event_store import SqlEventLog

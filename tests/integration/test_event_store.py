@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from domain.facts import Picture
 from domain.image import Image
 from domain.keys import original_key
 from domain.status import ImageStatus
+from infra.database import open_database
 from infra.errors import DependencyUnavailable
 from infra.event_store import SqlEventLog, event_store_env, open_image_commands
 from infra.migrate import upgrade
@@ -41,12 +42,12 @@ def upload(app: ImageCommands, spec: str | None = "resize:100x100") -> UUID:
     return app.upload(an_upload(spec))
 
 
+RESULT = Picture(content_type="image/png", size=99, width=100, height=75)
+
+
 def complete(image_id: UUID) -> CompleteProcessing:
     return CompleteProcessing(
-        image_id=image_id,
-        request_no=1,
-        result_key="results/cat.png",
-        result=Picture(content_type="image/png", size=99, width=100, height=75),
+        image_id=image_id, request_no=1, result_key="results/cat.png", result=RESULT
     )
 
 
@@ -126,12 +127,7 @@ def test_an_image_history_carries_its_log_positions(backend: Backend) -> None:
 
     assert [e.version for e in history] == [1, 2, 3]
     assert history[-1].data == ProcessingCompleted(
-        request_no=1,
-        result_key="results/cat.png",
-        content_type="image/png",
-        size=99,
-        width=100,
-        height=75,
+        request_no=1, result_key="results/cat.png", **RESULT.flat()
     )
     assert history == [e for e in log.read(after=0, limit=100) if e.image_id == image_id]
     assert log.history(image_id, after_version=1) == history[1:]
@@ -180,12 +176,17 @@ def test_two_writers_completing_one_request_record_one_completion(backend: Backe
     assert [e.type for e in history].count("ProcessingCompleted") == 1
 
 
-def test_an_unreachable_postgres_is_reported_quickly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "open_store", [open_image_commands, open_database], ids=["event store", "read side"]
+)
+def test_an_unreachable_postgres_is_reported_quickly(
+    tmp_path: Path, open_store: Callable[[Settings], object]
+) -> None:
     url = f"postgresql://postgres@127.0.0.1:{closed_port()}/none"
     started = time.monotonic()
 
     with pytest.raises(DependencyUnavailable):
-        open_image_commands(Settings(data_dir=tmp_path, database_url=url))
+        open_store(Settings(data_dir=tmp_path, database_url=url))
 
     assert time.monotonic() - started < 2
 

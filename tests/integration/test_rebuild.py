@@ -23,12 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commands.application import ImageCommands
-from commands.messages import (
-    CompleteProcessing,
-    DeleteImage,
-    FailProcessing,
-    RequestProcessing,
-)
+from commands.messages import CompleteProcessing, DeleteImage, FailProcessing, RequestProcessing
 from domain.errors import ImageNotFound, InvalidTransition
 from domain.events import EventEnvelope
 from domain.facts import Picture

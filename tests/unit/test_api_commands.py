@@ -7,31 +7,9 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from commands.messages import CompleteProcessing
 from domain import events as ev
-from domain.facts import Picture
-from tests.fakes import FakePorts, image_bytes
-
-PROBLEM = "application/problem+json"
-
-
-async def upload(client: httpx.AsyncClient, processing: str | None = None) -> UUID:
-    form = {"processing": processing} if processing else {}
-    files = {"image": ("cat.png", image_bytes(), "image/png")}
-    response = await client.post("/api/v1/images", files=files, data=form)
-    assert response.status_code == 202
-    return UUID(response.json()["id"])
-
-
-def finish(ports: FakePorts, image_id: UUID, request_no: int = 1) -> None:
-    ports.commands.complete_processing(
-        CompleteProcessing(
-            image_id=image_id,
-            request_no=request_no,
-            result_key=f"images/{image_id}/results/x.png",
-            result=Picture(content_type="image/png", size=10, width=1, height=1),
-        )
-    )
+from tests.fakes import FakePorts
+from tests.unit.client import assert_problem, complete, upload
 
 
 async def process(client: httpx.AsyncClient, image_id: UUID | str, spec: str) -> httpx.Response:
@@ -42,7 +20,7 @@ async def test_a_processed_image_can_be_processed_again_with_a_new_spec(
     client: httpx.AsyncClient, ports: FakePorts, rings: list[None]
 ) -> None:
     image_id = await upload(client, "resize:10x10")
-    finish(ports, image_id)
+    await complete(ports, image_id)
 
     response = await process(client, image_id, "Thumbnail:50 | grayscale")
 
@@ -62,8 +40,7 @@ async def test_processing_with_a_bad_spec_is_400_naming_the_token(
 
     response = await process(client, image_id, "resize:banana")
 
-    assert response.status_code == 400
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 400)
     assert response.json()["token"] == "resize:banana"
     assert ports.log.head() == head
 
@@ -101,8 +78,7 @@ async def test_a_process_request_without_a_spec_is_400(client: httpx.AsyncClient
 
     response = await client.post(f"/api/v1/images/{image_id}/process", json={})
 
-    assert response.status_code == 400
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 400)
 
 
 async def test_deleting_answers_200_once_and_404_after(
@@ -125,8 +101,7 @@ async def test_deleting_an_unknown_image_is_404(
 ) -> None:
     response = await client.delete(f"/api/v1/images/{image_id}")
 
-    assert response.status_code == 404
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 404)
 
 
 async def test_the_list_pages_through_images_newest_first(
@@ -180,5 +155,4 @@ async def test_the_list_filters_by_status_and_hides_deleted_images_unless_asked(
 async def test_bad_list_parameters_are_400(client: httpx.AsyncClient, query: str) -> None:
     response = await client.get(f"/api/v1/images?{query}")
 
-    assert response.status_code == 400
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 400)

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from tests.fakes import FakePorts
+from tests.unit.client import PROBLEM, assert_problem
 
-PROBLEM = "application/problem+json"
 MEMBERS = {"type", "title", "status", "detail", "instance"}
 
 
@@ -27,8 +27,7 @@ async def test_the_frameworks_own_errors_are_problems(
 ) -> None:
     response = await client.request(method, path)
 
-    assert response.status_code == status
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, status)
     problem = response.json()
     assert problem.keys() >= MEMBERS
     assert problem["status"] == status
@@ -55,8 +54,7 @@ async def test_an_unexpected_error_is_a_500_problem_without_a_traceback(
     with caplog.at_level(logging.ERROR):
         response = await client.get("/api/v1/images/00000000-0000-0000-0000-000000000001/status")
 
-    assert response.status_code == 500
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 500)
     assert response.json().keys() >= MEMBERS
     assert "secret" not in response.text
     assert "Traceback" not in response.text
@@ -113,6 +111,5 @@ async def test_not_ready_while_a_dependency_is_down(
 
     response = await client.get("/ready")
 
-    assert response.status_code == 503
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 503)
     assert response.json()["dependency"] == "blob store"

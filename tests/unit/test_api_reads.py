@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import httpx
 import pytest
 
-from commands.messages import CompleteProcessing, DeleteImage, FailProcessing
-from domain.facts import Picture
-from domain.keys import original_key, result_key
-from tests.fakes import FakePorts, image_bytes
-
-PROBLEM = "application/problem+json"
-ORIGINAL = image_bytes(40, 30)
-RESULT = image_bytes(20, 15, "GIF")
-
-
-async def upload(client: httpx.AsyncClient, processing: str | None = None) -> UUID:
-    form = {"processing": processing} if processing else {}
-    files = {"image": ("cat.png", ORIGINAL, "image/png")}
-    response = await client.post("/api/v1/images", files=files, data=form)
-    assert response.status_code == 202
-    return UUID(response.json()["id"])
-
-
-async def complete(ports: FakePorts, image_id: UUID) -> str:
-    key = result_key(image_id, "0123456789abcdef", "gif")
-    await ports.blobs.put(key, RESULT, "image/gif")
-    ports.commands.complete_processing(
-        CompleteProcessing(
-            image_id=image_id,
-            request_no=1,
-            result_key=key,
-            result=Picture(content_type="image/gif", size=len(RESULT), width=20, height=15),
-        )
-    )
-    return key
+from commands.messages import DeleteImage, FailProcessing
+from domain.keys import original_key
+from tests.fakes import FakePorts
+from tests.unit.client import ORIGINAL, PROBLEM, RESULT, assert_problem, complete, upload
 
 
 async def test_an_image_uploaded_without_a_spec_serves_its_original(
@@ -95,8 +69,7 @@ async def test_while_processing_the_image_is_a_409_carrying_its_status(
 
     response = await client.get(f"/api/v1/images/{image_id}")
 
-    assert response.status_code == 409
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 409)
     problem = response.json()
     assert (problem["id"], problem["image_status"], problem["error"]) == (
         str(image_id),
@@ -179,8 +152,7 @@ async def test_head_of_an_image_still_processing_is_409(client: httpx.AsyncClien
 
     response = await client.head(f"/api/v1/images/{image_id}")
 
-    assert response.status_code == 409
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 409)
 
 
 async def test_status_is_answered_right_after_upload_before_the_projection_catches_up(
@@ -276,8 +248,7 @@ async def test_an_unknown_or_malformed_id_is_404(
 ) -> None:
     response = await client.get(f"/api/v1/images/{image_id}{suffix}")
 
-    assert response.status_code == 404
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 404)
     assert response.json()["type"].endswith("image-not-found")
 
 
@@ -304,8 +275,7 @@ async def test_bytes_gone_from_the_blob_store_are_404(
 
     response = await client.get(f"/api/v1/images/{image_id}/original")
 
-    assert response.status_code == 404
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 404)
 
 
 async def test_an_unreachable_blob_store_is_503_not_a_broken_stream(
@@ -316,8 +286,7 @@ async def test_an_unreachable_blob_store_is_503_not_a_broken_stream(
 
     response = await client.get(f"/api/v1/images/{image_id}")
 
-    assert response.status_code == 503
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 503)
 
 
 async def test_the_event_history_lists_every_event_in_its_envelope(

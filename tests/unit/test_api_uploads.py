@@ -14,8 +14,8 @@ from commands.errors import EventStoreUnavailable
 from domain import events as ev
 from domain.keys import original_key
 from tests.fakes import FakePorts, api_limits, image_bytes
+from tests.unit.client import assert_problem
 
-PROBLEM = "application/problem+json"
 LIMIT = 64 * 1024
 
 
@@ -125,8 +125,7 @@ async def test_a_bad_file_is_refused_and_changes_nothing(
 ) -> None:
     response = await upload(client, data)
 
-    assert response.status_code == status
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, status)
     assert response.json()["type"].endswith(problem_type)
     assert_nothing_changed(ports)
 
@@ -138,8 +137,7 @@ async def test_a_file_over_the_limit_is_refused_with_413(
 
     response = await upload(client, too_big)
 
-    assert response.status_code == 413
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 413)
     assert str(LIMIT) in response.json()["detail"]
     assert_nothing_changed(ports)
 
@@ -149,8 +147,7 @@ async def test_a_body_far_over_the_limit_is_refused_before_it_is_read(
 ) -> None:
     response = await upload(client, b"\0" * (LIMIT * 3))
 
-    assert response.status_code == 413
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 413)
     assert response.json()["type"].endswith("image-too-large")
     assert response.json()["limit"] == LIMIT
     assert_nothing_changed(ports)
@@ -171,8 +168,7 @@ async def test_a_bad_spec_is_refused_naming_the_token(
 async def test_a_form_without_an_image_is_a_validation_problem(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/v1/images", files={"processing": (None, "resize:10x10")})
 
-    assert response.status_code == 400
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 400)
 
 
 def form_with_processing(spec: bytes) -> bytes:
@@ -196,8 +192,7 @@ async def test_a_form_field_that_is_not_utf8_is_a_400_and_changes_nothing(
         headers={"Content-Type": "multipart/form-data; boundary=form"},
     )
 
-    assert response.status_code == 400
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 400)
     assert "UTF-8" in response.json()["detail"]
     assert_nothing_changed(ports)
 
@@ -208,8 +203,7 @@ async def test_an_image_sent_without_a_file_name_is_a_400_not_a_server_error(
     # With an empty filename the part is read as a text field, and JPEG bytes are no text.
     response = await upload(client, image_bytes(16, 16, "JPEG"), file_name="")
 
-    assert response.status_code == 400
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 400)
     assert_nothing_changed(ports)
 
 
@@ -220,8 +214,7 @@ async def test_when_the_blob_store_is_down_the_upload_gets_503_and_nothing_is_re
 
     response = await upload(client, image_bytes())
 
-    assert response.status_code == 503
-    assert response.headers["content-type"] == PROBLEM
+    assert_problem(response, 503)
     assert "retry-after" in response.headers
     assert_nothing_changed(ports)
 

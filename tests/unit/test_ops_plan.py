@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.spec import Crop, Flip, Grayscale, Resize, Rotate, Thumbnail, parse_spec
+from domain.operations import Crop, Flip, Grayscale, Resize, Rotate, Thumbnail
+from domain.spec import parse_spec
 from tests.unit.images import decoded, encoded, marked_corner, mean_difference, run, save
 from workers.imaging.plan import plan
 

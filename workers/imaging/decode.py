@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import ExifTags, Image
 
-from domain.spec import Operation
+from domain.operations import Operation
 from infra.imaging import PILLOW_FORMATS, format_name
 from workers.imaging.colour import is_srgb_or_none, to_srgb, working_mode
 from workers.imaging.limits import Limits, ProcessingError, buffer_bytes

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from domain.spec import DEFAULT_QUALITY, Format
+from domain.operations import DEFAULT_QUALITY, Format
 from workers.imaging.colour import profile_fits
 from workers.imaging.limits import ProcessingError
 from workers.imaging.paint import flatten

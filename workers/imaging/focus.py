@@ -13,7 +13,7 @@ from itertools import accumulate
 
 from PIL import Image, ImageFilter
 
-from domain.spec import Gravity
+from domain.operations import Gravity
 from workers.imaging.sizes import Size
 
 _ANALYSIS_SIDE = 256

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from domain.spec import Flip, Resize, Rotate, Thumbnail
+from domain.operations import Flip, Resize, Rotate, Thumbnail
 from workers.imaging import focus
 from workers.imaging.limits import Limits, ProcessingError
 from workers.imaging.paint import fill_colour, premultiplied

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from msgspec import structs
 
-from domain.spec import Flip, Format, Gravity, Grayscale, Operation, Resize, Rotate, Thumbnail
+from domain.operations import Flip, Format, Gravity, Grayscale, Operation, Resize, Rotate, Thumbnail
 from workers.imaging.sizes import Size, pixels, result_size
 
 # The turns and mirrors that bring stored pixels upright, per EXIF orientation.

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from domain.facts import Picture
-from domain.spec import Operation, Spec
+from domain.operations import Operation
+from domain.spec import Spec
 from infra.imaging import content_type_for
 from workers.imaging import decode
 from workers.imaging.encode import ANIMATED_OUTPUTS, Metadata, encode, output_format

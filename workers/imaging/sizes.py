@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from domain.spec import Crop, Operation, Resize, Rotate, Thumbnail
+from domain.operations import Crop, Operation, Resize, Rotate, Thumbnail
 
 Size = tuple[int, int]
 

@@ -4,21 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from domain.spec import (
-    Blur,
-    Brightness,
-    Contrast,
-    Crop,
-    Flip,
-    Format,
-    Grayscale,
-    Operation,
-    Resize,
-    Rotate,
-    Sharpen,
-    Thumbnail,
-    Watermark,
-)
+from domain import operations as ops
 from workers.imaging import adjust, geometry
 from workers.imaging.limits import Limits, ProcessingError
 from workers.imaging.sizes import Size
@@ -29,30 +15,30 @@ Memo = dict[str, tuple[float, float]]
 
 
 def apply(
-    step: Operation, image: Image.Image, nominal: Size, limits: Limits, memo: Memo
+    step: ops.Operation, image: Image.Image, nominal: Size, limits: Limits, memo: Memo
 ) -> Image.Image:
     """Run one step; a resize is sized as if the image were `nominal` (see shrink-on-load)."""
     match step:
-        case Resize() | Thumbnail():
+        case ops.Resize() | ops.Thumbnail():
             return geometry.resize(image, step, nominal, limits, memo)
-        case Crop(x=x, y=y, width=width, height=height):
+        case ops.Crop(x=x, y=y, width=width, height=height):
             return geometry.crop(image, x, y, width, height)
-        case Rotate():
+        case ops.Rotate():
             return geometry.rotate(image, step, limits)
-        case Flip():
+        case ops.Flip():
             return geometry.flip(image, step)
-        case Grayscale():
+        case ops.Grayscale():
             return adjust.grayscale(image)
-        case Blur(sigma=sigma):
+        case ops.Blur(sigma=sigma):
             return adjust.blur(image, sigma)
-        case Sharpen(amount=amount, radius=radius, threshold=threshold):
+        case ops.Sharpen(amount=amount, radius=radius, threshold=threshold):
             return adjust.sharpen(image, amount, radius, threshold)
-        case Brightness(factor=factor):
+        case ops.Brightness(factor=factor):
             return adjust.brightness(image, factor)
-        case Contrast(factor=factor):
+        case ops.Contrast(factor=factor):
             return adjust.contrast(image, factor)
-        case Watermark():
+        case ops.Watermark():
             return watermark(image, step)
-        case Format():
+        case ops.Format():
             return image
     raise ProcessingError(f"unsupported operation {step!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw, ImageFont
 
-from domain.spec import Watermark
+from domain.operations import Watermark
 from workers.imaging.focus import gravity_offset
 
 _MIN_SIZE = 6
