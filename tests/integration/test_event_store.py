@@ -16,6 +16,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from cli.bootstrap import open_database
 from commands.application import ImageCommands
 from commands.errors import EventStoreUnavailable
 from commands.messages import CompleteProcessing
@@ -24,7 +25,6 @@ from domain.facts import Picture
 from domain.image import Image
 from domain.keys import original_key
 from domain.status import ImageStatus
-from infra.database import open_database
 from infra.errors import DependencyUnavailable
 from infra.event_store import SqlEventLog, event_store_env, open_image_commands
 from infra.migrate import upgrade
