@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError, for_code
 
@@ -45,7 +45,6 @@ class Record:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
-    timestamp_ms: int
 
 
 MAX_POLL_INTERVAL_MS = 60_000
@@ -60,13 +59,16 @@ def _translated(action: str) -> Iterator[None]:
         raise DependencyUnavailable("kafka", f"{action}: {e!r}") from e
 
 
+def _offsets(records: Iterable[Record]) -> dict[Partition, list[int]]:
+    by_partition: dict[Partition, list[int]] = {}
+    for record in records:
+        by_partition.setdefault(Partition(record.topic, record.partition), []).append(record.offset)
+    return by_partition
+
+
 def next_offsets(records: Iterable[Record]) -> dict[Partition, int]:
     """The offsets to commit once these records are processed."""
-    offsets: dict[Partition, int] = {}
-    for record in records:
-        where = Partition(record.topic, record.partition)
-        offsets[where] = max(offsets.get(where, 0), record.offset + 1)
-    return offsets
+    return {where: max(offsets) + 1 for where, offsets in _offsets(records).items()}
 
 
 async def ensure_topic(
@@ -138,25 +140,6 @@ class EventPublisher:
             await asyncio.gather(*acks)
 
 
-class _LoggingListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    """Says which partitions a member owns after each rebalance: nothing else is needed,
-    as offsets live in Kafka and consumers skip what they have seen."""
-
-    def __init__(self, group_id: str) -> None:
-        self._group_id = group_id
-
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        pass
-
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        numbers = sorted(tp.partition for tp in assigned)
-        log.info("%s: assigned partitions %s", self._group_id, numbers)
-
-
-def _ours(partitions: Iterable[TopicPartition]) -> frozenset[Partition]:
-    return frozenset(Partition(tp.topic, tp.partition) for tp in partitions)
-
-
 class EventConsumer:
     """A member of a consumer group on one topic, committing only when told to.
 
@@ -180,7 +163,6 @@ class EventConsumer:
     ) -> None:
         self.topic = topic
         self.group_id = group_id
-        self._listener = _LoggingListener(group_id)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
@@ -198,7 +180,8 @@ class EventConsumer:
         with _translated(f"joining group {self.group_id!r}"):
             try:
                 await self._consumer.start()
-                self._consumer.subscribe(topics=[self.topic], listener=self._listener)
+                # aiokafka logs each assignment itself, at INFO.
+                self._consumer.subscribe(topics=[self.topic])
             except BaseException:
                 await self._consumer.stop()
                 raise
@@ -221,7 +204,6 @@ class EventConsumer:
                 key=raw.key,
                 value=raw.value,
                 headers=tuple(raw.headers),
-                timestamp_ms=raw.timestamp,
             )
             for partition_records in batches.values()
             for raw in partition_records
@@ -241,25 +223,10 @@ class EventConsumer:
                 return False
         return True
 
-    async def committed(self, partition: Partition) -> int | None:
-        with _translated(f"reading committed offset of {self.group_id!r}"):
-            offset: int | None = await self._consumer.committed(TopicPartition(*partition))
-        return offset
-
-    def seek(self, partition: Partition, offset: int) -> None:
-        """Read this partition from offset on (between fetches)."""
-        self._consumer.seek(TopicPartition(*partition), offset)
-
-    def assignment(self) -> frozenset[Partition]:
-        return _ours(self._consumer.assignment())
-
     def rewind(self, records: Iterable[Record]) -> None:
         """Read these records again: each partition still assigned goes back to the first."""
-        first: dict[Partition, int] = {}
-        for record in records:
-            where = Partition(record.topic, record.partition)
-            first[where] = min(first.get(where, record.offset), record.offset)
-        owned = self.assignment()
-        for where, offset in first.items():
-            if where in owned:  # a partition moved away is the new owner's to read
-                self.seek(where, offset)
+        owned = self._consumer.assignment()
+        for where, offsets in _offsets(records).items():
+            partition = TopicPartition(*where)
+            if partition in owned:  # a partition moved away is the new owner's to read
+                self._consumer.seek(partition, min(offsets))

@@ -33,11 +33,11 @@ from domain.keys import original_key
 from domain.spec import Spec
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
-from infra.kafka import EventConsumer, EventPublisher, Partition
+from infra.kafka import EventConsumer, EventPublisher
 from infra.migrate import upgrade
 from infra.settings import Settings
 from tests.fakes import an_upload, processor_settings
-from tests.servers import postgres_database, tansu_broker
+from tests.servers import committed_offsets, postgres_database, tansu_broker
 from workers.consumer import Consumer
 from workers.follower import LogFollower
 from workers.imaging import Rendered
@@ -293,13 +293,10 @@ def dead_lettered(world: World) -> list[ConsumerRecord[bytes, bytes]]:
 
 
 def committed(world: World, role: str) -> dict[int, int]:
-    member = world.running[role].feed.member
-    topic = world.settings.kafka_topic
-
-    async def offsets() -> dict[int, int]:
-        return {p: await member.committed(Partition(topic, p)) or 0 for p in range(PARTITIONS)}
-
-    return world.background.run(offsets())
+    settings = world.settings
+    group, topic = settings.group_id(role), settings.kafka_topic
+    offsets = committed_offsets(settings.kafka_brokers, group, topic, PARTITIONS)
+    return {p: offset or 0 for p, offset in world.background.run(offsets).items()}
 
 
 # --- the processor ------------------------------------------------------------------
