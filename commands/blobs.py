@@ -1,11 +1,10 @@
-"""The blob store port: bytes under keys, streamed out."""
+"""The blob store port: bytes under keys, streamed out. It lives here because both the
+API and the workers use it; the adapters are in infra/."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from typing import Protocol
-
-CHUNK_SIZE = 256 * 1024
 
 
 class BlobStore(Protocol):

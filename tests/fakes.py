@@ -22,13 +22,14 @@ from eventsourcing.persistence import Notification
 from PIL import Image
 
 from commands.application import ImageCommands
+from commands.blobs import BlobStore
 from commands.log import EventLog
 from commands.messages import UploadImage
 from domain.events import EventEnvelope, envelope
 from domain.facts import Picture, Upload
 from domain.keys import original_key
 from domain.status import ImageStatus
-from infra.blobs import CHUNK_SIZE, BlobStore
+from infra.blobs import CHUNK_SIZE
 from infra.errors import BlobNotFound, DependencyUnavailable
 from infra.settings import Settings
 from projections.rows import ImageRow, Page

@@ -13,6 +13,7 @@ import anyio
 import anyio.to_thread
 
 from commands.application import ImageCommands
+from commands.blobs import BlobStore
 from commands.errors import EventStoreUnavailable
 from commands.messages import CompleteProcessing, FailProcessing
 from domain.errors import ImageNotFound, InvalidSpec
@@ -21,7 +22,6 @@ from domain.keys import result_key
 from domain.spec import Spec, parse_spec
 from domain.status import ImageStatus
 from infra import metrics
-from infra.blobs import BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
 from infra.settings import Settings
 from workers.imaging import ProcessingError, Rendered, render, result_extension
