@@ -187,9 +187,9 @@ def consumer(role: Role, stores: Stores) -> Consumer:
         case Role.JANITOR:
             return Janitor(stores.blobs)
         case Role.PROCESSOR:
-            from workers.processor import Processor, ProcessorSettings
+            from workers.processor import Processor
 
-            return Processor(stores.commands, stores.blobs, ProcessorSettings.of(stores.settings))
+            return Processor(stores.commands, stores.blobs, stores.settings)
     raise ValueError(f"{role} is not a consumer of the event stream")
 
 

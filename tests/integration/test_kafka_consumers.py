@@ -36,13 +36,13 @@ from infra.errors import DependencyUnavailable
 from infra.kafka import EventConsumer, EventPublisher
 from infra.migrate import upgrade
 from infra.settings import Settings
-from tests.fakes import an_upload, processor_settings
+from tests.fakes import an_upload
 from tests.servers import committed_offsets, postgres_database, tansu_broker
 from workers.consumer import Consumer
 from workers.follower import LogFollower
 from workers.imaging import Rendered
 from workers.kafka_feed import KafkaFeed
-from workers.processor import Processor, ProcessorSettings, Renderer
+from workers.processor import Processor, Renderer, renderer_for
 from workers.projector import ProjectorRunner
 from workers.relay import Relay, message
 
@@ -125,7 +125,7 @@ class World:
 
 def counting_renderer(renders: list[str], outages: list[str]) -> Renderer:
     """Renders and counts; while `outages` holds anything, fails as a lost dependency."""
-    rendering = processor_settings().renderer()
+    rendering = renderer_for(Settings())
 
     def render_and_count(data: bytes, spec: Spec) -> Rendered:
         renders.append(spec.canonical)
@@ -197,7 +197,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     Processor(
                         core.commands,
                         core.blobs,
-                        ProcessorSettings.of(settings),
+                        settings,
                         renderer=counting_renderer(renders, outages),
                     )
                 ),
