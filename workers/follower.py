@@ -96,7 +96,7 @@ class LogFollower:
                 await asyncio.wait_for(self._bell.wait(), self.poll_interval)
             return position
         await self.consumer.handle(batch)
-        metrics.record_events_handled(self.consumer.name, len(batch))
+        metrics.events_handled.labels(consumer=self.consumer.name).inc(len(batch))
         position = batch[-1].position
         await anyio.to_thread.run_sync(self.positions.set_position, self.consumer.name, position)
         return position

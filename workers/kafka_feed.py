@@ -99,7 +99,7 @@ class KafkaFeed:
             log.warning("%s: %d undecodable messages dead-lettered", self.consumer.name, len(dead))
         if events:
             await self.consumer.handle(events)
-            metrics.record_events_handled(self.consumer.name, len(events))
+            metrics.events_handled.labels(consumer=self.consumer.name).inc(len(events))
         if not await self.member.commit(next_offsets(records)):
             log.info(
                 "%s: partitions moved during a batch; it will be seen again", self.consumer.name

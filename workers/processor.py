@@ -107,7 +107,7 @@ class Processor:
             ),
         )
         if recorded:
-            metrics.record_result("processed")
+            metrics.processing_results.labels(outcome="processed").inc()
             log.info(
                 "image %s request %d processed: %s %dx%d, %d frame(s), %d bytes, "
                 "peak working memory %.1f MiB",
@@ -155,7 +155,7 @@ class Processor:
             FailProcessing(image_id=event.image_id, request_no=request_no, reason=reason),
         )
         if recorded:
-            metrics.record_result("failed")
+            metrics.processing_results.labels(outcome="failed").inc()
 
     async def _discard_if_deleted(self, event: EventEnvelope, key: str) -> None:
         """The image was deleted while we worked: the janitor may have swept
