@@ -27,15 +27,8 @@ PILLOW_FORMATS = {
 # A JPEG holding several pictures (as cameras write) opens as MPO; it is still a JPEG.
 _ALIASES = {"MPO": "jpeg"}
 
-_CONTENT_TYPES = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "gif": "image/gif",
-    "tiff": "image/tiff",
-    "bmp": "image/bmp",
-    "avif": "image/avif",  # an output format only: uploads in AVIF are not accepted
-}
+# What we write, each as "image/<name>": what we accept, and AVIF, an output format only.
+_OUTPUTS = frozenset(PILLOW_FORMATS.values()) | {"avif"}
 
 # Leading bytes of the accepted formats: a file that starts like one of them but does
 # not open is a damaged image, not a foreign file.
@@ -63,10 +56,9 @@ class ImageInfo:
 
 def content_type_for(format: str) -> str:
     """The media type of one of our format names ('jpeg', 'png', ...)."""
-    try:
-        return _CONTENT_TYPES[format]
-    except KeyError:
-        raise ValueError(f"unknown image format {format!r}") from None
+    if format not in _OUTPUTS:
+        raise ValueError(f"unknown image format {format!r}")
+    return f"image/{format}"
 
 
 def format_name(pillow_format: str | None) -> str | None:
@@ -112,7 +104,7 @@ def probe(data: bytes, *, max_pixels: int) -> ImageInfo:
         raise CorruptImage(f"the header claims a size of {width}x{height}")
     if width * height > max_pixels:
         raise TooManyPixels(width * height, max_pixels)
-    return ImageInfo(ours, _CONTENT_TYPES[ours], width, height)
+    return ImageInfo(ours, content_type_for(ours), width, height)
 
 
 def _looks_like_accepted_format(data: bytes) -> bool:
