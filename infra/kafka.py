@@ -71,22 +71,13 @@ def next_offsets(records: Iterable[Record]) -> dict[Partition, int]:
     return {where: max(offsets) + 1 for where, offsets in _offsets(records).items()}
 
 
-async def ensure_topic(
-    bootstrap_servers: str,
-    topic: str,
-    partitions: int,
-    *,
-    replication_factor: int = 1,
-    request_timeout_ms: int = 10_000,
-) -> None:
-    """Create the topic unless it exists (an existing topic is left as it is)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=request_timeout_ms
-    )
+async def ensure_topic(bootstrap_servers: str, topic: str, partitions: int) -> None:
+    """Create the topic, with one replica, unless it exists (then it is left as it is)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     with _translated(f"creating topic {topic!r}"):
         try:
             await admin.start()
-            answer = await admin.create_topics([NewTopic(topic, partitions, replication_factor)])
+            answer = await admin.create_topics([NewTopic(topic, partitions, 1)])
         finally:
             await admin.close()
         for _name, code, *_rest in answer.topic_errors:
@@ -158,7 +149,6 @@ class EventConsumer:
         heartbeat_interval_ms: int = 1_000,
         rebalance_timeout_ms: int = 10_000,
         max_poll_interval_ms: int = MAX_POLL_INTERVAL_MS,
-        request_timeout_ms: int = 10_000,
         client_id: str = "imgproc",
     ) -> None:
         self.topic = topic
@@ -173,7 +163,7 @@ class EventConsumer:
             heartbeat_interval_ms=heartbeat_interval_ms,
             rebalance_timeout_ms=rebalance_timeout_ms,
             max_poll_interval_ms=max_poll_interval_ms,
-            request_timeout_ms=request_timeout_ms,
+            request_timeout_ms=10_000,
         )
 
     async def start(self) -> None:

@@ -43,11 +43,8 @@ class Doorbell:
 
 
 class LogFollower:
-    """Reads the log from the consumer's stored position, hands over batches
-    in order, and stores the new position once the consumer has handled them.
-
-    A batch that fails is offered again after a pause: nothing is skipped.
-    """
+    """Hands the consumer the log in order, in batches, from its stored position.
+    A batch that fails is offered again after a pause: nothing is skipped."""
 
     def __init__(
         self,
@@ -80,8 +77,6 @@ class LogFollower:
                         self.positions.position, self.consumer.name
                     )
                 position = await self.step(position)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("%s: batch failed; retrying", self.consumer.name)
                 position = None
