@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -22,8 +21,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError, for_code
 
 from infra.errors import DependencyUnavailable
-
-log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
 Message = tuple[bytes, bytes, Headers]
@@ -187,14 +184,7 @@ class EventConsumer:
         with _translated(f"fetching from {self.topic!r}"):
             batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         return [
-            Record(
-                topic=raw.topic,
-                partition=raw.partition,
-                offset=raw.offset,
-                key=raw.key,
-                value=raw.value,
-                headers=tuple(raw.headers),
-            )
+            Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value, tuple(raw.headers))
             for partition_records in batches.values()
             for raw in partition_records
         ]
