@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -25,11 +24,6 @@ from infra.errors import DependencyUnavailable
 Headers = list[tuple[str, bytes]]
 Message = tuple[bytes, bytes, Headers]
 """What gets published: (key, value, headers)."""
-
-
-class Partition(NamedTuple):
-    topic: str
-    partition: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +50,15 @@ def _translated(action: str) -> Iterator[None]:
         raise DependencyUnavailable("kafka", f"{action}: {e!r}") from e
 
 
-def _offsets(records: Iterable[Record]) -> dict[Partition, list[int]]:
-    by_partition: dict[Partition, list[int]] = {}
+def _offsets(records: Iterable[Record]) -> dict[TopicPartition, list[int]]:
+    by_partition: dict[TopicPartition, list[int]] = {}
     for record in records:
-        by_partition.setdefault(Partition(record.topic, record.partition), []).append(record.offset)
+        where = TopicPartition(record.topic, record.partition)
+        by_partition.setdefault(where, []).append(record.offset)
     return by_partition
 
 
-def next_offsets(records: Iterable[Record]) -> dict[Partition, int]:
+def next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
     """The offsets to commit once these records are processed."""
     return {where: max(offsets) + 1 for where, offsets in _offsets(records).items()}
 
@@ -189,16 +184,15 @@ class EventConsumer:
             for raw in partition_records
         ]
 
-    async def commit(self, offsets: Mapping[Partition, int]) -> bool:
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> bool:
         """Commit next-to-read offsets; False when a rebalance took the partitions away.
 
         After a False the new owner receives those records again, which an
         idempotent consumer absorbs.
         """
-        kafka_offsets = {TopicPartition(*where): offset for where, offset in offsets.items()}
         with _translated(f"committing offsets of {self.group_id!r}"):
             try:
-                await self._consumer.commit(kafka_offsets)
+                await self._consumer.commit(dict(offsets))
             except CommitFailedError:
                 return False
         return True
@@ -207,6 +201,5 @@ class EventConsumer:
         """Read these records again: each partition still assigned goes back to the first."""
         owned = self._consumer.assignment()
         for where, offsets in _offsets(records).items():
-            partition = TopicPartition(*where)
-            if partition in owned:  # a partition moved away is the new owner's to read
-                self._consumer.seek(partition, min(offsets))
+            if where in owned:  # a partition moved away is the new owner's to read
+                self._consumer.seek(where, min(offsets))
