@@ -21,15 +21,12 @@ from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsErr
 
 from infra.errors import DependencyUnavailable
 
-Headers = list[tuple[str, bytes]]
-Message = tuple[bytes, bytes, Headers]
+Message = tuple[bytes, bytes, list[tuple[str, bytes]]]
 """What gets published: (key, value, headers)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One consumed message."""
-
     topic: str
     partition: int
     offset: int

@@ -1,10 +1,7 @@
 """The blob store on S3 (MinIO in compose), through aioboto3.
 
 Construction only records settings; the HTTP client opens in `start()` and
-closes in `close()`, or use the store as an async context manager:
-
-    async with S3BlobStore(endpoint_url=..., ..., bucket="images") as store:
-        await store.put("originals/1", data, "image/png")
+closes in `close()`, or opens and closes around `async with store:`.
 
 Timeouts are short and retries few, so a store that is down answers
 `DependencyUnavailable` within seconds instead of stalling requests.

@@ -97,7 +97,7 @@ class LogFollower:
         return position
 
     async def drain(self) -> int:
-        """Handle everything recorded so far (for tests and one-shot runs)."""
+        """Handle everything recorded so far (for tests)."""
         position = await anyio.to_thread.run_sync(self.positions.position, self.consumer.name)
         head = await anyio.to_thread.run_sync(self.log.head)
         while position < head:
