@@ -13,8 +13,8 @@ from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
 from commands.application import ImageCommands
+from commands.blobs import BlobStore
 from commands.log import EventLog
-from infra.blobs import BlobStore
 from projections.store import ReadModel
 
 if TYPE_CHECKING:

@@ -67,7 +67,7 @@ async def accept_upload(services: ApiServices, upload: ImageUpload) -> Accepted:
             await _discard(services, key)
         raise
     notify_followers(services)
-    metrics.record_upload()
+    metrics.images_uploaded.inc()
     status = ImageStatus.UPLOADED if spec is None else ImageStatus.PROCESSING
     return Accepted(id=image_id, status=status)
 

@@ -32,9 +32,9 @@ from cli.processes.lifecycle import (
     run_until_signalled,
 )
 from commands.application import ImageCommands
+from commands.blobs import BlobStore
 from commands.log import EventLog
 from infra import imaging
-from infra.blobs import BlobStore
 from infra.event_store import SqlEventLog, notification_channel, open_image_commands
 from infra.filesystem import FilesystemBlobStore
 from infra.metrics import serve_metrics
@@ -187,9 +187,9 @@ def consumer(role: Role, stores: Stores) -> Consumer:
         case Role.JANITOR:
             return Janitor(stores.blobs)
         case Role.PROCESSOR:
-            from workers.processor import Processor, ProcessorSettings
+            from workers.processor import Processor
 
-            return Processor(stores.commands, stores.blobs, ProcessorSettings.of(stores.settings))
+            return Processor(stores.commands, stores.blobs, stores.settings)
     raise ValueError(f"{role} is not a consumer of the event stream")
 
 

@@ -34,22 +34,9 @@ class FilesystemBlobStore:
         return path
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await anyio.to_thread.run_sync(self._write, self._path(key), data)
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError as e:
-            raise DependencyUnavailable("blob directory", str(e)) from e
+        path = self._path(key)
+        with _translated():
+            await anyio.to_thread.run_sync(_write, path, data)
 
     async def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -91,25 +78,33 @@ class FilesystemBlobStore:
             return await anyio.to_thread.run_sync(_delete_tree, base)
 
     async def check(self) -> None:
-        def probe() -> None:
-            try:
-                self.root.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise DependencyUnavailable("blob directory", str(e)) from e
-            if not os.access(self.root, os.W_OK):
-                raise DependencyUnavailable("blob directory", f"{self.root} is not writable")
-
-        await anyio.to_thread.run_sync(probe)
+        with _translated():
+            await anyio.to_thread.run_sync(lambda: self.root.mkdir(parents=True, exist_ok=True))
+        if not await anyio.to_thread.run_sync(os.access, self.root, os.W_OK):
+            raise DependencyUnavailable("blob directory", f"{self.root} is not writable")
 
 
 @contextlib.contextmanager
-def _translated(key: str) -> Iterator[None]:
+def _translated(key: str | None = None) -> Iterator[None]:
+    """A missing file under a key is a missing blob; any other failure, an unusable store."""
     try:
         yield
-    except FileNotFoundError:
-        raise BlobNotFound(key) from None
     except OSError as e:
+        if key is not None and isinstance(e, FileNotFoundError):
+            raise BlobNotFound(key) from None
         raise DependencyUnavailable("blob directory", str(e)) from e
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _is_file(path: Path) -> bool:

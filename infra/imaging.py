@@ -15,27 +15,14 @@ from PIL import Image, UnidentifiedImageError
 
 from domain.errors import CorruptImage, EmptyImage, TooManyPixels, UnsupportedImage
 
-# Pillow's format names, as passed to Image.open(formats=...), to ours.
-PILLOW_FORMATS = {
-    "JPEG": "jpeg",
-    "PNG": "png",
-    "WEBP": "webp",
-    "GIF": "gif",
-    "TIFF": "tiff",
-    "BMP": "bmp",
-}
+# The formats we accept, as Pillow names them (for Image.open(formats=...)); ours are in
+# lower case.
+PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")
 # A JPEG holding several pictures (as cameras write) opens as MPO; it is still a JPEG.
 _ALIASES = {"MPO": "jpeg"}
 
-_CONTENT_TYPES = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "gif": "image/gif",
-    "tiff": "image/tiff",
-    "bmp": "image/bmp",
-    "avif": "image/avif",  # an output format only: uploads in AVIF are not accepted
-}
+# What we write, each as "image/<name>": what we accept, and AVIF, an output format only.
+_OUTPUTS = frozenset(name.lower() for name in PILLOW_FORMATS) | {"avif"}
 
 # Leading bytes of the accepted formats: a file that starts like one of them but does
 # not open is a damaged image, not a foreign file.
@@ -63,17 +50,16 @@ class ImageInfo:
 
 def content_type_for(format: str) -> str:
     """The media type of one of our format names ('jpeg', 'png', ...)."""
-    try:
-        return _CONTENT_TYPES[format]
-    except KeyError:
-        raise ValueError(f"unknown image format {format!r}") from None
+    if format not in _OUTPUTS:
+        raise ValueError(f"unknown image format {format!r}")
+    return f"image/{format}"
 
 
 def format_name(pillow_format: str | None) -> str | None:
     """Our name for a format Pillow reports, or None when it is not one we accept."""
-    if pillow_format is None:
-        return None
-    return PILLOW_FORMATS.get(pillow_format) or _ALIASES.get(pillow_format)
+    if pillow_format in PILLOW_FORMATS:
+        return pillow_format.lower()
+    return _ALIASES.get(pillow_format or "")
 
 
 def allow_pixels(max_pixels: int) -> None:
@@ -112,7 +98,7 @@ def probe(data: bytes, *, max_pixels: int) -> ImageInfo:
         raise CorruptImage(f"the header claims a size of {width}x{height}")
     if width * height > max_pixels:
         raise TooManyPixels(width * height, max_pixels)
-    return ImageInfo(ours, _CONTENT_TYPES[ours], width, height)
+    return ImageInfo(ours, content_type_for(ours), width, height)
 
 
 def _looks_like_accepted_format(data: bytes) -> bool:

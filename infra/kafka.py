@@ -12,40 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError, for_code
 
 from infra.errors import DependencyUnavailable
 
-log = logging.getLogger(__name__)
-
-Headers = list[tuple[str, bytes]]
-Message = tuple[bytes, bytes, Headers]
+Message = tuple[bytes, bytes, list[tuple[str, bytes]]]
 """What gets published: (key, value, headers)."""
-
-
-class Partition(NamedTuple):
-    topic: str
-    partition: int
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One consumed message."""
-
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
-    timestamp_ms: int
 
 
 MAX_POLL_INTERVAL_MS = 60_000
@@ -60,31 +47,26 @@ def _translated(action: str) -> Iterator[None]:
         raise DependencyUnavailable("kafka", f"{action}: {e!r}") from e
 
 
-def next_offsets(records: Iterable[Record]) -> dict[Partition, int]:
-    """The offsets to commit once these records are processed."""
-    offsets: dict[Partition, int] = {}
+def _offsets(records: Iterable[Record]) -> dict[TopicPartition, list[int]]:
+    by_partition: dict[TopicPartition, list[int]] = {}
     for record in records:
-        where = Partition(record.topic, record.partition)
-        offsets[where] = max(offsets.get(where, 0), record.offset + 1)
-    return offsets
+        where = TopicPartition(record.topic, record.partition)
+        by_partition.setdefault(where, []).append(record.offset)
+    return by_partition
 
 
-async def ensure_topic(
-    bootstrap_servers: str,
-    topic: str,
-    partitions: int,
-    *,
-    replication_factor: int = 1,
-    request_timeout_ms: int = 10_000,
-) -> None:
-    """Create the topic unless it exists (an existing topic is left as it is)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=request_timeout_ms
-    )
+def next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
+    """The offsets to commit once these records are processed."""
+    return {where: max(offsets) + 1 for where, offsets in _offsets(records).items()}
+
+
+async def ensure_topic(bootstrap_servers: str, topic: str, partitions: int) -> None:
+    """Create the topic, with one replica, unless it exists (then it is left as it is)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     with _translated(f"creating topic {topic!r}"):
         try:
             await admin.start()
-            answer = await admin.create_topics([NewTopic(topic, partitions, replication_factor)])
+            answer = await admin.create_topics([NewTopic(topic, partitions, 1)])
         finally:
             await admin.close()
         for _name, code, *_rest in answer.topic_errors:
@@ -138,25 +120,6 @@ class EventPublisher:
             await asyncio.gather(*acks)
 
 
-class _LoggingListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    """Says which partitions a member owns after each rebalance: nothing else is needed,
-    as offsets live in Kafka and consumers skip what they have seen."""
-
-    def __init__(self, group_id: str) -> None:
-        self._group_id = group_id
-
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        pass
-
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        numbers = sorted(tp.partition for tp in assigned)
-        log.info("%s: assigned partitions %s", self._group_id, numbers)
-
-
-def _ours(partitions: Iterable[TopicPartition]) -> frozenset[Partition]:
-    return frozenset(Partition(tp.topic, tp.partition) for tp in partitions)
-
-
 class EventConsumer:
     """A member of a consumer group on one topic, committing only when told to.
 
@@ -175,12 +138,10 @@ class EventConsumer:
         heartbeat_interval_ms: int = 1_000,
         rebalance_timeout_ms: int = 10_000,
         max_poll_interval_ms: int = MAX_POLL_INTERVAL_MS,
-        request_timeout_ms: int = 10_000,
         client_id: str = "imgproc",
     ) -> None:
         self.topic = topic
         self.group_id = group_id
-        self._listener = _LoggingListener(group_id)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
@@ -191,14 +152,15 @@ class EventConsumer:
             heartbeat_interval_ms=heartbeat_interval_ms,
             rebalance_timeout_ms=rebalance_timeout_ms,
             max_poll_interval_ms=max_poll_interval_ms,
-            request_timeout_ms=request_timeout_ms,
+            request_timeout_ms=10_000,
         )
 
     async def start(self) -> None:
         with _translated(f"joining group {self.group_id!r}"):
             try:
                 await self._consumer.start()
-                self._consumer.subscribe(topics=[self.topic], listener=self._listener)
+                # aiokafka logs each assignment itself, at INFO.
+                self._consumer.subscribe(topics=[self.topic])
             except BaseException:
                 await self._consumer.stop()
                 raise
@@ -214,52 +176,27 @@ class EventConsumer:
         with _translated(f"fetching from {self.topic!r}"):
             batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         return [
-            Record(
-                topic=raw.topic,
-                partition=raw.partition,
-                offset=raw.offset,
-                key=raw.key,
-                value=raw.value,
-                headers=tuple(raw.headers),
-                timestamp_ms=raw.timestamp,
-            )
+            Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value, tuple(raw.headers))
             for partition_records in batches.values()
             for raw in partition_records
         ]
 
-    async def commit(self, offsets: Mapping[Partition, int]) -> bool:
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> bool:
         """Commit next-to-read offsets; False when a rebalance took the partitions away.
 
         After a False the new owner receives those records again, which an
         idempotent consumer absorbs.
         """
-        kafka_offsets = {TopicPartition(*where): offset for where, offset in offsets.items()}
         with _translated(f"committing offsets of {self.group_id!r}"):
             try:
-                await self._consumer.commit(kafka_offsets)
+                await self._consumer.commit(dict(offsets))
             except CommitFailedError:
                 return False
         return True
 
-    async def committed(self, partition: Partition) -> int | None:
-        with _translated(f"reading committed offset of {self.group_id!r}"):
-            offset: int | None = await self._consumer.committed(TopicPartition(*partition))
-        return offset
-
-    def seek(self, partition: Partition, offset: int) -> None:
-        """Read this partition from offset on (between fetches)."""
-        self._consumer.seek(TopicPartition(*partition), offset)
-
-    def assignment(self) -> frozenset[Partition]:
-        return _ours(self._consumer.assignment())
-
     def rewind(self, records: Iterable[Record]) -> None:
         """Read these records again: each partition still assigned goes back to the first."""
-        first: dict[Partition, int] = {}
-        for record in records:
-            where = Partition(record.topic, record.partition)
-            first[where] = min(first.get(where, record.offset), record.offset)
-        owned = self.assignment()
-        for where, offset in first.items():
+        owned = self._consumer.assignment()
+        for where, offsets in _offsets(records).items():
             if where in owned:  # a partition moved away is the new owner's to read
-                self.seek(where, offset)
+                self._consumer.seek(where, min(offsets))

@@ -6,11 +6,7 @@ The API serves them on `/metrics`; the worker processes on their own port when
 
 from __future__ import annotations
 
-from typing import Literal
-
 from prometheus_client import Counter, Histogram, start_http_server
-
-Outcome = Literal["processed", "failed"]
 
 # A small image takes tens of milliseconds, a large animated one up to the 30 s time limit.
 PROCESSING_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0)
@@ -27,18 +23,6 @@ processing_duration = Histogram(
 events_handled = Counter(
     "imgproc_events_handled_total", "Events handed to each consumer", ["consumer"]
 )
-
-
-def record_upload() -> None:
-    images_uploaded.inc()
-
-
-def record_result(outcome: Outcome) -> None:
-    processing_results.labels(outcome=outcome).inc()
-
-
-def record_events_handled(consumer: str, count: int) -> None:
-    events_handled.labels(consumer=consumer).inc(count)
 
 
 def serve_metrics(host: str, port: int | None) -> None:

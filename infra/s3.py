@@ -1,10 +1,7 @@
 """The blob store on S3 (MinIO in compose), through aioboto3.
 
 Construction only records settings; the HTTP client opens in `start()` and
-closes in `close()`, or use the store as an async context manager:
-
-    async with S3BlobStore(endpoint_url=..., ..., bucket="images") as store:
-        await store.put("originals/1", data, "image/png")
+closes in `close()`, or opens and closes around `async with store:`.
 
 Timeouts are short and retries few, so a store that is down answers
 `DependencyUnavailable` within seconds instead of stalling requests.
@@ -56,9 +53,6 @@ class S3BlobStore:
         bucket: str,
         region: str = "us-east-1",
         create_bucket: bool = False,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 30.0,
-        max_attempts: int = 2,
     ) -> None:
         self.bucket = bucket
         self._endpoint_url = endpoint_url
@@ -68,9 +62,9 @@ class S3BlobStore:
             aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region
         )
         self._config = AioConfig(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            connect_timeout=2.0,
+            read_timeout=30.0,
+            retries={"max_attempts": 2, "mode": "standard"},
             # Path-style addressing and on-demand checksums keep MinIO and other
             # S3-compatible servers happy.
             s3={"addressing_style": "path"},
@@ -82,12 +76,10 @@ class S3BlobStore:
 
     async def start(self) -> None:
         """Open the client; create the bucket first if asked to and it is missing."""
-        stack = AsyncExitStack()
-        client_context = self._session.client(
-            "s3", endpoint_url=self._endpoint_url, config=self._config
+        self._exit_stack = AsyncExitStack()
+        self._client = await self._exit_stack.enter_async_context(
+            self._session.client("s3", endpoint_url=self._endpoint_url, config=self._config)
         )
-        self._client = await stack.enter_async_context(client_context)
-        self._exit_stack = stack
         if self._create_bucket:
             try:
                 await self.ensure_bucket()
@@ -190,20 +182,18 @@ class S3BlobStore:
             )
             async for page in pages:
                 keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                if keys:
-                    deleted += await self._delete_batch(keys)
+                if not keys:
+                    continue
+                answer = await self._s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                )
+                if errors := answer.get("Errors"):
+                    first = errors[0]
+                    raise DependencyUnavailable(
+                        "s3", f"could not delete {first.get('Key')!r}: {first.get('Code')}"
+                    )
+                deleted += len(keys)
         return deleted
-
-    async def _delete_batch(self, keys: list[dict[str, str]]) -> int:
-        answer = await self._s3.delete_objects(
-            Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
-        )
-        if errors := answer.get("Errors"):
-            first = errors[0]
-            raise DependencyUnavailable(
-                "s3", f"could not delete {first.get('Key')!r}: {first.get('Code')}"
-            )
-        return len(keys)
 
 
 def _error_code(error: ClientError) -> str:

@@ -7,34 +7,33 @@ Example::
     ports.project()                     # bring the read model up to the log's head
     image_bytes(64, 48, "JPEG")         # a real image, made with Pillow
     ports.blobs.failing = {"put"}       # the blob store refuses writes
-    processor_settings(time_limit=0.01)  # the default settings, one changed
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import AsyncGenerator, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import Notification
 from PIL import Image
 
 from commands.application import ImageCommands
+from commands.blobs import BlobStore
 from commands.log import EventLog
 from commands.messages import UploadImage
 from domain.events import EventEnvelope, envelope
 from domain.facts import Picture, Upload
 from domain.keys import original_key
 from domain.status import ImageStatus
-from infra.blobs import CHUNK_SIZE, BlobStore
+from infra.blobs import CHUNK_SIZE
 from infra.errors import BlobNotFound, DependencyUnavailable
 from infra.settings import Settings
 from projections.rows import ImageRow, Page
 from projections.store import ReadModel, decode_cursor, encode_cursor
 from projections.tracking import Tracking
-from workers.processor import ProcessorSettings
 from workers.projector import ProjectorRunner
 
 
@@ -244,11 +243,6 @@ def an_upload(spec: str | None = "resize:100x100", image_id: UUID | None = None)
         original_key=original_key(image_id),
         spec=spec,
     )
-
-
-def processor_settings(**changes: Any) -> ProcessorSettings:
-    """The processor's settings as the service derives them from the defaults, with `changes`."""
-    return replace(ProcessorSettings.of(Settings()), **changes)
 
 
 def api_limits(**changes: int) -> dict[str, int]:

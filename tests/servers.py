@@ -171,6 +171,21 @@ def tansu_broker() -> Iterator[str]:
         yield bootstrap
 
 
+async def committed_offsets(
+    bootstrap: str, group: str, topic: str, partitions: int
+) -> dict[int, int | None]:
+    """Each partition → the offset the group committed there, as Kafka keeps it (read by a
+    client that never joins the group, so that the members keep their partitions)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        return {p: await reader.committed(TopicPartition(topic, p)) for p in range(partitions)}
+    finally:
+        await reader.stop()
+
+
 # --- PostgreSQL -----------------------------------------------------------------------
 
 

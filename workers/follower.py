@@ -43,11 +43,8 @@ class Doorbell:
 
 
 class LogFollower:
-    """Reads the log from the consumer's stored position, hands over batches
-    in order, and stores the new position once the consumer has handled them.
-
-    A batch that fails is offered again after a pause: nothing is skipped.
-    """
+    """Hands the consumer the log in order, in batches, from its stored position.
+    A batch that fails is offered again after a pause: nothing is skipped."""
 
     def __init__(
         self,
@@ -80,8 +77,6 @@ class LogFollower:
                         self.positions.position, self.consumer.name
                     )
                 position = await self.step(position)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("%s: batch failed; retrying", self.consumer.name)
                 position = None
@@ -96,13 +91,13 @@ class LogFollower:
                 await asyncio.wait_for(self._bell.wait(), self.poll_interval)
             return position
         await self.consumer.handle(batch)
-        metrics.record_events_handled(self.consumer.name, len(batch))
+        metrics.events_handled.labels(consumer=self.consumer.name).inc(len(batch))
         position = batch[-1].position
         await anyio.to_thread.run_sync(self.positions.set_position, self.consumer.name, position)
         return position
 
     async def drain(self) -> int:
-        """Handle everything recorded so far (for tests and one-shot runs)."""
+        """Handle everything recorded so far (for tests)."""
         position = await anyio.to_thread.run_sync(self.positions.position, self.consumer.name)
         head = await anyio.to_thread.run_sync(self.log.head)
         while position < head:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from commands.blobs import BlobStore
 from domain.events import EventEnvelope, ImageDeleted
 from domain.keys import image_prefix
-from infra.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 

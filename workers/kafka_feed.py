@@ -29,22 +29,19 @@ from workers.relay import Publisher
 log = logging.getLogger(__name__)
 
 
-def dead_letter(record: Record, reason: str) -> Message:
-    """The record as it came, plus why it could not be handled and where it was."""
-    where = f"{record.topic}/{record.partition}/{record.offset}"
-    headers = [*record.headers, ("error", reason.encode()), ("source", where.encode())]
-    return record.key or b"", record.value or b"", headers
-
-
 def decoded(records: Sequence[Record]) -> tuple[list[EventEnvelope], list[Message]]:
-    """The envelopes among the records, and dead letters for the rest."""
+    """The envelopes among the records, and dead letters for the rest: each record as it
+    came, plus why it could not be handled and where it was."""
     events: list[EventEnvelope] = []
     dead: list[Message] = []
     for record in records:
         try:
             events.append(decode(record.value or b""))
         except ValueError as e:  # msgspec.DecodeError and ValidationError
-            dead.append(dead_letter(record, f"undecodable event: {e}"))
+            where = f"{record.topic}/{record.partition}/{record.offset}"
+            reason = f"undecodable event: {e}"
+            headers = [*record.headers, ("error", reason.encode()), ("source", where.encode())]
+            dead.append((record.key or b"", record.value or b"", headers))
     return events, dead
 
 
@@ -80,16 +77,14 @@ class KafkaFeed:
                 log.warning("%s: %s; retrying", self.consumer.name, e)
                 await asyncio.sleep(self.retry_pause)
                 continue
-            if records:
-                await self.deliver(records)
-
-    async def deliver(self, records: Sequence[Record]) -> None:
-        try:
-            await self.step(records)
-        except Exception:
-            log.exception("%s: batch failed; retrying", self.consumer.name)
-            self.member.rewind(records)
-            await asyncio.sleep(self.retry_pause)
+            if not records:
+                continue
+            try:
+                await self.step(records)
+            except Exception:
+                log.exception("%s: batch failed; retrying", self.consumer.name)
+                self.member.rewind(records)
+                await asyncio.sleep(self.retry_pause)
 
     async def step(self, records: Sequence[Record]) -> None:
         """Handle one batch of records and commit their offsets."""
@@ -99,7 +94,7 @@ class KafkaFeed:
             log.warning("%s: %d undecodable messages dead-lettered", self.consumer.name, len(dead))
         if events:
             await self.consumer.handle(events)
-            metrics.record_events_handled(self.consumer.name, len(events))
+            metrics.events_handled.labels(consumer=self.consumer.name).inc(len(events))
         if not await self.member.commit(next_offsets(records)):
             log.info(
                 "%s: partitions moved during a batch; it will be seen again", self.consumer.name

@@ -7,12 +7,12 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import anyio
 import anyio.to_thread
 
 from commands.application import ImageCommands
+from commands.blobs import BlobStore
 from commands.errors import EventStoreUnavailable
 from commands.messages import CompleteProcessing, FailProcessing
 from domain.errors import ImageNotFound, InvalidSpec
@@ -21,7 +21,6 @@ from domain.keys import result_key
 from domain.spec import Spec, parse_spec
 from domain.status import ImageStatus
 from infra import metrics
-from infra.blobs import BlobStore
 from infra.errors import BlobNotFound, DependencyUnavailable
 from infra.settings import Settings
 from workers.imaging import ProcessingError, Rendered, render, result_extension
@@ -35,31 +34,13 @@ Renderer = Callable[[bytes, Spec], Rendered]
 TIME_LIMIT_GRACE = 5.0
 
 
-@dataclass(frozen=True)
-class ProcessorSettings:
-    """The processor's part of the service's Settings, whose defaults are the only ones."""
-
-    max_pixels: int
-    max_dimension: int  # pixels a side of any result
-    time_limit: float  # seconds per job
-    concurrency: int  # pipelines running at once, each in its own thread
-
-    @classmethod
-    def of(cls, settings: Settings) -> ProcessorSettings:
-        return cls(
-            max_pixels=settings.max_pixels,
-            max_dimension=settings.max_output_dimension,
-            time_limit=settings.processing_time_limit,
-            concurrency=settings.processing_workers,
-        )
-
-    def renderer(self) -> Renderer:
-        return functools.partial(
-            render,
-            max_pixels=self.max_pixels,
-            max_dimension=self.max_dimension,
-            time_limit=self.time_limit,
-        )
+def renderer_for(settings: Settings) -> Renderer:
+    return functools.partial(
+        render,
+        max_pixels=settings.max_pixels,
+        max_dimension=settings.max_output_dimension,
+        time_limit=settings.processing_time_limit,
+    )
 
 
 class Processor:
@@ -72,15 +53,17 @@ class Processor:
         self,
         commands: ImageCommands,
         blobs: BlobStore,
-        settings: ProcessorSettings,
+        settings: Settings,
         renderer: Renderer | None = None,
     ) -> None:
         self.commands = commands
         self.blobs = blobs
-        self.settings = settings
-        self.renderer = renderer or settings.renderer()
-        self._slots = asyncio.Semaphore(settings.concurrency)
-        self._threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="pipeline")
+        self.time_limit = settings.processing_time_limit
+        self.renderer = renderer or renderer_for(settings)
+        self._slots = asyncio.Semaphore(settings.processing_workers)
+        self._threads = ThreadPoolExecutor(
+            settings.processing_workers, thread_name_prefix="pipeline"
+        )
 
     async def handle(self, batch: Sequence[EventEnvelope]) -> None:
         requests = [e for e in batch if isinstance(e.data, ProcessingRequested)]
@@ -124,7 +107,7 @@ class Processor:
             ),
         )
         if recorded:
-            metrics.record_result("processed")
+            metrics.processing_results.labels(outcome="processed").inc()
             log.info(
                 "image %s request %d processed: %s %dx%d, %d frame(s), %d bytes, "
                 "peak working memory %.1f MiB",
@@ -144,26 +127,21 @@ class Processor:
         """An error the renderer did not expect fails the request, logged here once; a lost
         dependency is raised instead, so that the request is delivered again."""
         try:
-            return await self._render_in_time(original, spec)
+            await self._slots.acquire()
+            job = asyncio.get_running_loop().run_in_executor(
+                self._threads, self.renderer, original, spec
+            )
+            # The slot is freed when the thread ends, not when we stop waiting for it: a
+            # render that overran, or whose batch was cancelled, still holds memory and a core.
+            job.add_done_callback(self._free_slot)
+            return await asyncio.wait_for(asyncio.shield(job), self.time_limit + TIME_LIMIT_GRACE)
+        except TimeoutError:
+            raise ProcessingError(f"processing took longer than {self.time_limit:g} s") from None
         except (ProcessingError, DependencyUnavailable, EventStoreUnavailable):
             raise
         except Exception as e:
             log.exception("processing failed")
             raise ProcessingError(f"internal error: {type(e).__name__}") from e
-
-    async def _render_in_time(self, original: bytes, spec: Spec) -> Rendered:
-        limit = self.settings.time_limit
-        await self._slots.acquire()
-        job = asyncio.get_running_loop().run_in_executor(
-            self._threads, self.renderer, original, spec
-        )
-        # The slot is freed when the thread ends, not when we stop waiting for it: a
-        # render that overran, or whose batch was cancelled, still holds memory and a core.
-        job.add_done_callback(self._free_slot)
-        try:
-            return await asyncio.wait_for(asyncio.shield(job), limit + TIME_LIMIT_GRACE)
-        except TimeoutError:
-            raise ProcessingError(f"processing took longer than {limit:g} s") from None
 
     def _free_slot(self, job: asyncio.Future[Rendered]) -> None:
         self._slots.release()
@@ -177,7 +155,7 @@ class Processor:
             FailProcessing(image_id=event.image_id, request_no=request_no, reason=reason),
         )
         if recorded:
-            metrics.record_result("failed")
+            metrics.processing_results.labels(outcome="failed").inc()
 
     async def _discard_if_deleted(self, event: EventEnvelope, key: str) -> None:
         """The image was deleted while we worked: the janitor may have swept

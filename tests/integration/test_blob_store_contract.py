@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from infra.blobs import CHUNK_SIZE, BlobStore
+from commands.blobs import BlobStore
+from infra.blobs import CHUNK_SIZE
 from infra.errors import BlobNotFound
 from infra.filesystem import FilesystemBlobStore
 from infra.s3 import S3BlobStore

@@ -13,12 +13,11 @@ from infra.kafka import (
     EventConsumer,
     EventPublisher,
     Message,
-    Partition,
     Record,
     ensure_topic,
     next_offsets,
 )
-from tests.servers import closed_port, tansu_broker
+from tests.servers import closed_port, committed_offsets, tansu_broker
 
 pytestmark = pytest.mark.asyncio
 
@@ -103,7 +102,7 @@ async def test_a_restarted_member_resumes_after_the_committed_offset(broker: str
     await first.start()
     seen = await consume(first, 4)
     assert await first.commit(next_offsets(seen[:2]))
-    assert await first.committed(Partition(topic, 0)) == 2
+    assert await committed_offsets(broker, group, topic, 1) == {0: 2}
     await first.stop()
 
     second = consumer(broker, topic, group)

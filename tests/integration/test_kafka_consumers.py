@@ -33,16 +33,16 @@ from domain.keys import original_key
 from domain.spec import Spec
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
-from infra.kafka import EventConsumer, EventPublisher, Partition
+from infra.kafka import EventConsumer, EventPublisher
 from infra.migrate import upgrade
 from infra.settings import Settings
-from tests.fakes import an_upload, processor_settings
-from tests.servers import postgres_database, tansu_broker
+from tests.fakes import an_upload
+from tests.servers import committed_offsets, postgres_database, tansu_broker
 from workers.consumer import Consumer
 from workers.follower import LogFollower
 from workers.imaging import Rendered
 from workers.kafka_feed import KafkaFeed
-from workers.processor import Processor, ProcessorSettings, Renderer
+from workers.processor import Processor, Renderer, renderer_for
 from workers.projector import ProjectorRunner
 from workers.relay import Relay, message
 
@@ -125,7 +125,7 @@ class World:
 
 def counting_renderer(renders: list[str], outages: list[str]) -> Renderer:
     """Renders and counts; while `outages` holds anything, fails as a lost dependency."""
-    rendering = processor_settings().renderer()
+    rendering = renderer_for(Settings())
 
     def render_and_count(data: bytes, spec: Spec) -> Rendered:
         renders.append(spec.canonical)
@@ -197,7 +197,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     Processor(
                         core.commands,
                         core.blobs,
-                        ProcessorSettings.of(settings),
+                        settings,
                         renderer=counting_renderer(renders, outages),
                     )
                 ),
@@ -293,13 +293,10 @@ def dead_lettered(world: World) -> list[ConsumerRecord[bytes, bytes]]:
 
 
 def committed(world: World, role: str) -> dict[int, int]:
-    member = world.running[role].feed.member
-    topic = world.settings.kafka_topic
-
-    async def offsets() -> dict[int, int]:
-        return {p: await member.committed(Partition(topic, p)) or 0 for p in range(PARTITIONS)}
-
-    return world.background.run(offsets())
+    settings = world.settings
+    group, topic = settings.group_id(role), settings.kafka_topic
+    offsets = committed_offsets(settings.kafka_brokers, group, topic, PARTITIONS)
+    return {p: offset or 0 for p, offset in world.background.run(offsets).items()}
 
 
 # --- the processor ------------------------------------------------------------------

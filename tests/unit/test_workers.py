@@ -18,14 +18,15 @@ from commands.messages import DeleteImage
 from domain.keys import image_prefix, original_key
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
-from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes, processor_settings
+from infra.settings import Settings
+from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes
 from tests.waiting import eventually
 from workers.follower import LogFollower
 from workers.janitor import Janitor
 from workers.processor import Processor
 from workers.projector import ProjectorRunner
 
-SETTINGS = processor_settings()
+SETTINGS = Settings()
 
 
 async def uploaded(ports: FakePorts, data: bytes, spec: str | None = "resize:10x10") -> UUID:
@@ -123,7 +124,7 @@ async def test_a_job_over_its_time_limit_fails_and_the_worker_goes_on() -> None:
     def stuck(data: bytes, spec):  # type: ignore[no-untyped-def]
         time.sleep(0.5)  # one long Pillow call that never reaches a deadline check
 
-    settings = processor_settings(time_limit=0.01)
+    settings = Settings(processing_time_limit=0.01)
     with patch("workers.processor.TIME_LIMIT_GRACE", 0.05):
         await Processor(ports.commands, ports.blobs, settings, renderer=stuck).handle(
             ports.log.read(0, 100)
@@ -152,7 +153,7 @@ async def test_renders_past_their_time_limit_still_count_against_the_concurrency
             running.pop()
             finished.append(1)
 
-    settings = processor_settings(time_limit=0.01, concurrency=1)
+    settings = Settings(processing_time_limit=0.01, processing_workers=1)
     with patch("workers.processor.TIME_LIMIT_GRACE", 0.01):
         await Processor(ports.commands, ports.blobs, settings, renderer=stuck).handle(
             ports.log.read(0, 100)
