@@ -15,7 +15,7 @@ import typer
 
 from cli import bootstrap
 from cli.bootstrap import open_existing_stores
-from cli.event_output import EventPrinter, Format, chosen_format, history_json, print_history
+from cli.event_output import EventPrinter, Format, history_json, print_history
 from cli.options import BadArgument, ConfigOption, DataDirOption, reported_errors, settings
 from commands.log import EventLog
 from domain.errors import ImageNotFound
@@ -39,9 +39,6 @@ FormatOption = Annotated[
     Format | None,
     typer.Option("--format", help="table or jsonl (default: table on a terminal, else jsonl)."),
 ]
-FromOption = Annotated[
-    int, typer.Option("--from-position", help="Only events after this position.")
-]
 
 
 class ShowFormat(StrEnum):
@@ -57,9 +54,8 @@ def image_id(text: str) -> UUID:
 
 
 def check_position(position: int, head: int, *, first: int = 0) -> int:
-    """A position given on the command line, which must be in the log."""
     if position < first:
-        raise BadArgument(f"bad position {position}: positions start at {max(first, 1)}")
+        raise BadArgument(f"bad position {position}: positions start at 1")
     if position > head:
         raise BadArgument(f"bad position {position}: the log ends at {head}")
     return position
@@ -71,7 +67,9 @@ def list_events(
     type_: TypeOption = None,
     since: Annotated[str | None, typer.Option(help=f"From this time ({TIMES}).")] = None,
     until: Annotated[str | None, typer.Option(help=f"Up to this time ({TIMES}).")] = None,
-    from_position: FromOption = 0,
+    from_position: Annotated[
+        int, typer.Option("--from-position", help="Only events after this position.")
+    ] = 0,
     limit: Annotated[int | None, typer.Option(help="At most this many events.")] = None,
     format: FormatOption = None,
     data_dir: DataDirOption = None,
@@ -88,16 +86,15 @@ def list_events(
             until=None if until is None else parse_moment(until),
             from_position=from_position,
         )
-        printer = EventPrinter(chosen_format(format))
+        printer = EventPrinter(format)
         with open_existing_stores(settings(config, data_dir=data_dir)) as stores:
             check_position(from_position, stores.log.head())
             left = limit
             for page in _pages(stores.log, wanted):
-                chosen = page if left is None else page[:left]
-                printer.print(chosen)
+                printer.print(page[:left])
                 if left is not None:
-                    left -= len(chosen)
-                    if left == 0:
+                    left -= len(page)
+                    if left <= 0:
                         break
 
 
@@ -155,7 +152,7 @@ def tail(
     """Follow new events as they are recorded, until Ctrl-C."""
     with reported_errors():
         loaded = settings(config, data_dir=data_dir)
-        printer = EventPrinter(chosen_format(format))
+        printer = EventPrinter(format)
         with open_existing_stores(loaded) as stores, _until_interrupted():
             head = stores.log.head()
             position = head if from_position is None else check_position(from_position, head)
@@ -164,28 +161,22 @@ def tail(
                 types=event_types(type_ or ()),
             )
             while True:
-                batch = stores.log.read(position, PAGE)
-                if batch:
+                for batch in batches(stores.log, position, PAGE):
                     position = batch[-1].position
                     printer.print([event for event in batch if wanted.matches(event)])
-                else:
-                    time.sleep(loaded.poll_interval)
+                time.sleep(loaded.poll_interval)
 
 
 @contextlib.contextmanager
 def _until_interrupted() -> Iterator[None]:
     """Ctrl-C, or SIGTERM, ends the command quietly with status 0."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         yield
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(_signal: int, _frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 @events_app.command()
