@@ -30,27 +30,16 @@ class Format(StrEnum):
     jsonl = "jsonl"
 
 
-def chosen_format(asked: Format | None) -> Format:
-    """What was asked for; otherwise a table on a terminal and JSON Lines down a pipe."""
-    if asked is not None:
-        return asked
-    return Format.table if sys.stdout.isatty() else Format.jsonl
-
-
 def console() -> Console:
     plain = not sys.stdout.isatty()
     return Console(width=PLAIN_WIDTH if plain else None, soft_wrap=False)
-
-
-def moment(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
 def shown(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return moment(value)
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
     return str(value)
 
 
@@ -62,9 +51,10 @@ def data_text(event: EventEnvelope) -> str:
 class EventPrinter:
     """Prints events as they come, a batch at a time, with the table's header once."""
 
-    def __init__(self, format: Format) -> None:
-        self.format = format
-        self._console = console() if format is Format.table else None
+    def __init__(self, asked: Format | None) -> None:
+        # Unless asked, a table on a terminal and JSON Lines down a pipe.
+        table = asked is Format.table or (asked is None and sys.stdout.isatty())
+        self._console = console() if table else None
         self._header = True
 
     def print(self, events: Sequence[EventEnvelope]) -> None:
@@ -74,12 +64,19 @@ class EventPrinter:
             sys.stdout.write("".join(encode(event).decode() + "\n" for event in events))
             sys.stdout.flush()
             return
-        table = _events_table(show_header=self._header)
+        # Fixed widths, so the tables of successive batches line up as one.
+        table = Table(box=None, show_header=self._header, header_style="bold", pad_edge=False)
+        table.add_column("position", justify="right", width=9, no_wrap=True)
+        table.add_column("time (UTC)", width=24, no_wrap=True)
+        table.add_column("image", width=36, no_wrap=True)
+        table.add_column("ver", justify="right", width=4, no_wrap=True)
+        table.add_column("type", width=19, no_wrap=True)
+        table.add_column("data", overflow="fold")
         self._header = False
         for event in events:
             table.add_row(
                 str(event.position),
-                moment(event.occurred_at),
+                shown(event.occurred_at),
                 str(event.image_id),
                 str(event.version),
                 event.type,
@@ -88,52 +85,35 @@ class EventPrinter:
         self._console.print(table)
 
 
-def _events_table(*, show_header: bool) -> Table:
-    # Fixed widths, so the tables of successive batches line up as one.
-    table = Table(box=None, show_header=show_header, header_style="bold", pad_edge=False)
-    table.add_column("position", justify="right", width=9, no_wrap=True)
-    table.add_column("time (UTC)", width=24, no_wrap=True)
-    table.add_column("image", width=36, no_wrap=True)
-    table.add_column("ver", justify="right", width=4, no_wrap=True)
-    table.add_column("type", width=19, no_wrap=True)
-    table.add_column("data", overflow="fold")
-    return table
-
-
 def print_history(image_id: UUID, walked: Sequence[Step], *, latest: int) -> None:
     """One image's events, what each changed, and the state they leave."""
     out = console()
     table = Table(title=f"image {image_id}", box=None, header_style="bold", title_justify="left")
     for column in ("ver", "position", "time (UTC)", "event", "changes"):
         table.add_column(column, overflow="fold")
-    before: ImageRow | None = None
+    state: ImageRow | None = None
     for step in walked:
-        changed = changes(before, step.state)
+        changed = changes(state, step.state).items()
         table.add_row(
             str(step.event.version),
             str(step.event.position),
-            moment(step.event.occurred_at),
+            shown(step.event.occurred_at),
             step.event.type,
-            ", ".join(f"{k}: {shown(b)} → {shown(a)}" for k, (b, a) in changed.items())
-            if before is not None
-            else " ".join(f"{k}={shown(a)}" for k, (_, a) in changed.items()),
+            ", ".join(f"{k}: {shown(b)} → {shown(a)}" for k, (b, a) in changed)
+            if state is not None
+            else " ".join(f"{k}={shown(a)}" for k, (_, a) in changed),
         )
-        before = step.state
+        state = step.state
     out.print(table)
-    state = walked[-1].state
     version = walked[-1].event.version
     heading = "now" if version == latest else f"as of version {version} of {latest}"
-    out.print(state_table(state, f"state {heading}"))
-
-
-def state_table(state: ImageRow | None, title: str) -> Table:
-    table = Table(title=title, box=None, show_header=False, title_justify="left")
+    table = Table(title=f"state {heading}", box=None, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     if state is not None:
         for column in COLUMNS:
             table.add_row(column, shown(getattr(state, column)))
-    return table
+    out.print(table)
 
 
 def history_json(image_id: UUID, events: Sequence[EventEnvelope]) -> str:
