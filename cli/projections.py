@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Column, Table
 from rich.text import Text
 
-from cli.bootstrap import Role, Stores, open_existing_stores
+from cli.bootstrap import Role, open_existing_stores
 from cli.event_output import shown
 from cli.options import BadArgument, ConfigOption, DataDirOption, fail, reported_errors, settings
 from infra.errors import DependencyUnavailable
@@ -44,7 +44,7 @@ DRIFT_EXIT = 1
 INTERRUPTED_EXIT = 130
 
 
-def _chosen(name: str | None, batch_size: int = BATCH_EVENTS) -> list[Projection]:
+def _chosen(name: str | None, batch_size: int) -> list[Projection]:
     if batch_size < 1:
         raise BadArgument(f"bad batch size {batch_size}: it must be at least 1")
     return list(PROJECTIONS.values()) if name is None else [projection(name)]
@@ -70,9 +70,9 @@ def list_projections(data_dir: DataDirOption = None, config: ConfigOption = None
             if kafka:
                 group = stores.settings.group_id(Role.PROJECTOR)
                 table.add_row(chosen.name, "-", str(head), "-", group)
-                continue
-            position = stores.tracking.position(chosen.name)
-            table.add_row(chosen.name, str(position), str(head), str(max(head - position, 0)))
+            else:
+                position = stores.tracking.position(chosen.name)
+                table.add_row(chosen.name, str(position), str(head), str(max(head - position, 0)))
         Console(soft_wrap=False).print(table)
 
 
@@ -93,15 +93,21 @@ def rebuild(
         projections = _chosen(name, batch_size)
         with open_existing_stores(settings(config, data_dir=data_dir)) as stores:
             for chosen in projections:
-                with _interrupted_cleanly(stores, chosen), _progress(chosen.name) as report:
-                    done = rebuilding.rebuild(
-                        stores.database,
-                        stores.log,
-                        chosen,
-                        batch_size=batch_size,
-                        progress=report,
-                        transient=(DependencyUnavailable,),  # lock timeouts among them
-                    )
+                try:
+                    with _progress(chosen.name) as report:
+                        done = rebuilding.rebuild(
+                            stores.database,
+                            stores.log,
+                            chosen,
+                            batch_size=batch_size,
+                            progress=report,
+                            transient=(DependencyUnavailable,),  # lock timeouts among them
+                        )
+                except KeyboardInterrupt:
+                    with contextlib.suppress(Exception):
+                        rebuilding.discard(stores.database, chosen)
+                    message = f"{chosen.name}: rebuild interrupted; the live table is unchanged"
+                    fail(message, INTERRUPTED_EXIT)
                 rate = done.events / done.seconds if done.seconds else 0.0
                 typer.echo(
                     f"{done.projection}: rebuilt from {done.events} events in "
@@ -188,20 +194,7 @@ def _progress(label: str) -> Iterator[ProgressHook]:
         task = bar.add_task(label, total=None)
 
         def report(progress: rebuilding.Progress) -> None:
-            bar.update(task, completed=progress.events, total=progress.events + _left(progress))
+            left = max(progress.head - progress.position, 0)
+            bar.update(task, completed=progress.events, total=progress.events + left)
 
         yield report
-
-
-def _left(progress: rebuilding.Progress) -> int:
-    return max(progress.head - progress.position, 0)
-
-
-@contextlib.contextmanager
-def _interrupted_cleanly(stores: Stores, chosen: Projection) -> Iterator[None]:
-    try:
-        yield
-    except KeyboardInterrupt:
-        with contextlib.suppress(Exception):
-            rebuilding.discard(stores.database, chosen)
-        fail(f"{chosen.name}: rebuild interrupted; the live table is unchanged", INTERRUPTED_EXIT)
