@@ -50,9 +50,8 @@ def parse_moment(text: str, *, now: datetime | None = None) -> datetime:
 def event_types(names: Iterable[str]) -> frozenset[str]:
     """The named event types, checked against the public schema."""
     chosen = frozenset(names)
-    for name in sorted(chosen):
-        if name not in EVENT_TYPES:
-            raise UnknownEventType(name)
+    if unknown := sorted(chosen - EVENT_TYPES.keys()):
+        raise UnknownEventType(unknown[0])
     return chosen
 
 
