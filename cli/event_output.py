@@ -9,8 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -25,9 +24,7 @@ from projections.rows import COLUMNS, ImageRow
 PLAIN_WIDTH = 200
 
 
-class Format(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
+Format = Literal["table", "jsonl"]
 
 
 def console() -> Console:
@@ -53,7 +50,7 @@ class EventPrinter:
 
     def __init__(self, asked: Format | None) -> None:
         # Unless asked, a table on a terminal and JSON Lines down a pipe.
-        table = asked is Format.table or (asked is None and sys.stdout.isatty())
+        table = asked == "table" or (asked is None and sys.stdout.isatty())
         self._console = console() if table else None
         self._header = True
 

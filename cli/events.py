@@ -7,8 +7,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Iterator
-from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import typer
@@ -39,11 +38,6 @@ FormatOption = Annotated[
     Format | None,
     typer.Option("--format", help="table or jsonl (default: table on a terminal, else jsonl)."),
 ]
-
-
-class ShowFormat(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def image_id(text: str) -> UUID:
@@ -116,9 +110,7 @@ def show(
     at: Annotated[
         str | None, typer.Option(help="A version number, or a time: the state as of then.")
     ] = None,
-    format: Annotated[ShowFormat, typer.Option("--format", help="table or json.")] = (
-        ShowFormat.table
-    ),
+    format: Annotated[Literal["table", "json"], typer.Option(help="table or json.")] = "table",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -131,7 +123,7 @@ def show(
         if not history:
             raise ImageNotFound(chosen)
         shown = history if moment is None else as_of(history, moment)
-        if format is ShowFormat.json:
+        if format == "json":
             typer.echo(history_json(chosen, shown))
         else:
             print_history(chosen, steps(shown), latest=history[-1].version)
