@@ -9,7 +9,8 @@ the rows it wrote and reads one back only once it has had to forget some.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from itertools import islice
 from typing import Protocol
 from uuid import UUID
@@ -17,6 +18,7 @@ from uuid import UUID
 from domain.events import EventEnvelope
 from projections.projector import History, apply_all
 from projections.rows import ImageRow
+from projections.sql import Cursor, Database
 
 # Rows kept in memory by a rebuild: about 1 KiB each. Images change in bursts
 # (upload, request, completion), so the rows a batch touches are mostly recent ones.
@@ -33,31 +35,23 @@ class Rows(Protocol):
 
 
 class BatchApplier:
-    """Applies batches of events in order and saves the rows they changed, one per image.
+    """Applies batches of events in order and saves the rows they changed, one per image;
+    `events` and `position` say how many it has applied, and up to where.
 
     `history` repairs a gap (projections/projector.py's apply_all). `owns_table`
     says the table starts empty and has no other writer: rows are then remembered
     across batches, and until the cache first overflows an image it has not seen
-    has no row. The rows a transaction wrote are remembered only once the caller
-    reports it committed (`committed`); after a rollback (`rolled_back`) they are
-    forgotten.
+    has no row. Only what a `transaction` committed is remembered and counted.
     """
 
-    def __init__(
-        self,
-        history: History | None = None,
-        *,
-        owns_table: bool = False,
-        cache_rows: int = CACHE_ROWS,
-    ) -> None:
+    def __init__(self, history: History | None = None, *, owns_table: bool = False) -> None:
         self._history = history
         # Keyed by UUID.int, as apply_all keys rows.
         self._cache: dict[int, ImageRow] = {}
         self._uncommitted: dict[int, ImageRow] = {}
         self._caching = owns_table
-        self._cache_rows = cache_rows
         self._cache_is_whole_table = owns_table
-        self.rows_written = 0
+        self.events = self.position = 0
 
     def apply(self, target: Rows, events: Sequence[EventEnvelope]) -> None:
         """Apply the events in order and save the rows they changed to `target`."""
@@ -67,17 +61,22 @@ class BatchApplier:
         changed = apply_all(rows, events, self._history)
         if changed:
             target.save(list(changed.values()))
-            self.rows_written += len(changed)
         if self._caching:
             self._uncommitted.update(changed)
+        self.events, self.position = self.events + len(events), events[-1].position
 
-    def committed(self) -> None:
-        """The transaction of the last applies committed: their rows are in the table."""
+    @contextmanager
+    def transaction(self, db: Database) -> Iterator[Cursor]:
+        """A transaction for applies: if it rolls back, the applier forgets them."""
+        applied = self.events, self.position
+        try:
+            with db.transaction() as cursor:
+                yield cursor
+        except BaseException:
+            self.events, self.position = applied
+            self._uncommitted.clear()
+            raise
         self._remember(self._uncommitted)
-        self._uncommitted.clear()
-
-    def rolled_back(self) -> None:
-        """The transaction of the last applies rolled back: their rows are not."""
         self._uncommitted.clear()
 
     def _rows(self, target: Rows, ids: dict[int, UUID]) -> dict[int, ImageRow]:
@@ -97,7 +96,7 @@ class BatchApplier:
         for key, row in rows.items():
             cache.pop(key, None)  # re-inserted last: the most recently used
             cache[key] = row
-        overflow = len(cache) - self._cache_rows
+        overflow = len(cache) - CACHE_ROWS
         if overflow > 0:
             for key in list(islice(cache, overflow)):  # the least recently used
                 del cache[key]

@@ -18,14 +18,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import NamedTuple, Protocol
 
 from domain.events import EventEnvelope
 from projections.applier import BatchApplier
 from projections.batches import batches
 from projections.shadow import create_copy, drop, hold_writers, swap
-from projections.sql import Cursor, Database, SqlRows
+from projections.sql import Database, SqlRows
 from projections.tracking import SET_POSITION
 
 # Events per read and per transaction while the shadow fills.
@@ -65,9 +64,6 @@ class UnknownProjection(LookupError):
         self.name = name
         super().__init__(f"unknown projection {name!r}; known: {', '.join(PROJECTIONS)}")
 
-    def __str__(self) -> str:  # LookupError would quote the message
-        return str(self.args[0])
-
 
 def projection(name: str) -> Projection:
     try:
@@ -89,7 +85,6 @@ ProgressHook = Callable[[Progress], None]
 class Rebuilt:
     projection: str
     events: int
-    rows_written: int
     position: int  # the projection's position after the swap
     seconds: float
 
@@ -113,77 +108,39 @@ def rebuild(
         create_copy(cursor, db.dialect, chosen.table, chosen.shadow)
     applier = BatchApplier(owns_table=True)
     report = progress or (lambda _: None)
-    events, position = 0, 0
     for batch in batches(log, 0, batch_size, read_ahead=True):
-        _transaction(db, applier, partial(_fill, db, applier, chosen, batch))
-        events, position = events + len(batch), batch[-1].position
-        report(Progress(events, position, max(position, log.head())))
+        with applier.transaction(db) as cursor:
+            applier.apply(SqlRows(cursor, db.dialect, chosen.shadow), batch)
+        report(Progress(applier.events, applier.position, max(applier.position, log.head())))
 
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         try:
-            applied, position = _swap_in(db, log, applier, chosen, position, batch_size)
+            position = _swap_in(db, log, applier, chosen, batch_size)
         except transient:
             if attempt == SWAP_ATTEMPTS:
                 raise
             continue
-        events += applied
-        report(Progress(events, position, position))
-        return Rebuilt(
-            chosen.name, events, applier.rows_written, position, time.perf_counter() - started
-        )
+        report(Progress(applier.events, position, position))
+        return Rebuilt(chosen.name, applier.events, position, time.perf_counter() - started)
     raise AssertionError("unreachable")
 
 
 def _swap_in(
-    db: Database,
-    log: Log,
-    applier: BatchApplier,
-    chosen: Projection,
-    position: int,
-    batch_size: int,
-) -> tuple[int, int]:
-    """Catch up to the head, swap and set the position, in one transaction.
-
-    Returns the events applied and the new position.
-    """
-    applied = 0
-
-    def catch_up_and_swap(cursor: Cursor) -> None:
-        nonlocal applied, position
+    db: Database, log: Log, applier: BatchApplier, chosen: Projection, batch_size: int
+) -> int:
+    """Catch up to the head, swap and set the position, in one transaction; the new position."""
+    with applier.transaction(db) as cursor:
         hold_writers(cursor, db.dialect, chosen.table)
         head = log.head()  # nothing at or below it can reach the live table any more
-        for batch in batches(log, position, batch_size, up_to=head):
-            _fill(db, applier, chosen, batch, cursor)
-            applied, position = applied + len(batch), batch[-1].position
-        position = max(position, head)
+        for batch in batches(log, applier.position, batch_size, up_to=head):
+            applier.apply(SqlRows(cursor, db.dialect, chosen.shadow), batch)
+        position = max(applier.position, head)
         swap(cursor, db.dialect, chosen.table, chosen.shadow)
         cursor.execute(SET_POSITION, [chosen.name, position])
-
-    _transaction(db, applier, catch_up_and_swap)
-    return applied, position
+    return position
 
 
 def discard(db: Database, chosen: Projection) -> None:
     """Drop a shadow left behind by a rebuild that did not finish."""
     with db.transaction() as cursor:
         drop(cursor, chosen.shadow)
-
-
-def _fill(
-    db: Database,
-    applier: BatchApplier,
-    chosen: Projection,
-    batch: Sequence[EventEnvelope],
-    cursor: Cursor,
-) -> None:
-    applier.apply(SqlRows(cursor, db.dialect, chosen.shadow), batch)
-
-
-def _transaction(db: Database, applier: BatchApplier, work: Callable[[Cursor], None]) -> None:
-    try:
-        with db.transaction() as cursor:
-            work(cursor)
-    except BaseException:
-        applier.rolled_back()
-        raise
-    applier.committed()

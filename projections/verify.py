@@ -88,12 +88,11 @@ def verify(
         head = log.head()  # the snapshot above holds nothing recorded after this
         create_copy(cursor, dialect, chosen.table, chosen.scratch, scratch=True)
         scratch = SqlRows(cursor, dialect, chosen.scratch)
-        applier, applied = BatchApplier(owns_table=True), 0
+        applier = BatchApplier(owns_table=True)
         for batch in batches(log, 0, batch_size, up_to=head):
             applier.apply(scratch, batch)
-            applied += len(batch)
             if progress is not None:
-                progress(Progress(applied, batch[-1].position, head))
+                progress(Progress(applier.events, applier.position, head))
         differing = _differing_ids(cursor, chosen.table, chosen.scratch)
         live = SqlRows(cursor, dialect, chosen.table).get_many(differing)
         rebuilt = scratch.get_many(differing)
