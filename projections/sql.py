@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from enum import Enum
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_type_hints
 from uuid import UUID
 
 import msgspec
@@ -33,8 +32,6 @@ Dialect = Literal["sqlite", "postgresql"]
 
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ..., /) -> object: ...
-
-    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> object: ...
 
     def fetchone(self) -> Any: ...
 
@@ -139,9 +136,8 @@ def row_from_values(values: Sequence[Any]) -> ImageRow:
 
 
 def row_values(rows: Iterable[ImageRow]) -> list[Any]:
-    """The bound values of rows, in COLUMNS order, one row after the other: UUIDs as text,
-    times in ISO format, enums as their values. Only the columns of those types are
-    converted: this runs for every row of a rebuild."""
+    """The bound values of rows, in COLUMNS order, one row after the other. Only the
+    columns that need it are converted: this runs for every row of a rebuild."""
     values: list[Any] = []
     for row in rows:
         start = len(values)
@@ -151,36 +147,18 @@ def row_values(rows: Iterable[ImageRow]) -> list[Any]:
     return values
 
 
-def _param(value: Any) -> Any:
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    return value
-
-
-def _converters() -> tuple[tuple[int, Callable[[Any], Any]], ...]:
-    """(column index, conversion) for each column whose values `_param` changes."""
-    info = msgspec.inspect.type_info(ImageRow)
-    assert isinstance(info, msgspec.inspect.StructType)
-    exact: dict[type[msgspec.inspect.Type], Callable[[Any], Any]] = {
-        msgspec.inspect.UUIDType: str,
-        msgspec.inspect.DateTimeType: datetime.isoformat,
-        msgspec.inspect.EnumType: attrgetter("value"),
-    }
-
-    def converter(kind: msgspec.inspect.Type) -> Callable[[Any], Any] | None:
-        if isinstance(kind, msgspec.inspect.UnionType):  # optional: None passes through
-            return _param if any(converter(member) for member in kind.types) else None
-        return exact.get(type(kind))
-
-    found = ((index, converter(field.type)) for index, field in enumerate(info.fields))
-    return tuple((index, convert) for index, convert in found if convert is not None)
-
-
-_CONVERTERS = _converters()
+_CONVERSIONS: dict[Any, Callable[[Any], Any]] = {
+    UUID: str,
+    datetime: datetime.isoformat,
+    ImageStatus: attrgetter("value"),
+}
+# (column index, conversion) for each column of those types. None is optional: one that
+# was would need None passed through.
+_CONVERTERS = tuple(
+    (index, _CONVERSIONS[kind])
+    for index, kind in enumerate(get_type_hints(ImageRow).values())
+    if kind in _CONVERSIONS
+)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
