@@ -9,20 +9,23 @@ the rows it wrote and reads one back only once it has had to forget some.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import Protocol
 from uuid import UUID
 
 from domain.events import EventEnvelope
-from projections.projector import History, apply_all
+from projections.projector import VersionGap, apply, replay
 from projections.rows import ImageRow
 from projections.sql import Cursor, Database
 
 # Rows kept in memory by a rebuild: about 1 KiB each. Images change in bursts
 # (upload, request, completion), so the rows a batch touches are mostly recent ones.
 CACHE_ROWS = 100_000
+
+
+History = Callable[[UUID], Sequence[EventEnvelope]]
 
 
 class Rows(Protocol):
@@ -38,7 +41,7 @@ class BatchApplier:
     """Applies batches of events in order and saves the rows they changed, one per image;
     `events` and `position` say how many it has applied, and up to where.
 
-    `history` repairs a gap (projections/projector.py's apply_all). `owns_table`
+    `history` repairs a gap; without one, a gap raises VersionGap. `owns_table`
     says the table starts empty and has no other writer: rows are then remembered
     across batches, and until the cache first overflows an image it has not seen
     has no row. Only what a `transaction` committed is remembered and counted.
@@ -46,7 +49,7 @@ class BatchApplier:
 
     def __init__(self, history: History | None = None, *, owns_table: bool = False) -> None:
         self._history = history
-        # Keyed by UUID.int, as apply_all keys rows.
+        # Rows are keyed by UUID.int: hashing a UUID runs Python code.
         self._cache: dict[int, ImageRow] = {}
         self._uncommitted: dict[int, ImageRow] = {}
         self._caching = owns_table
@@ -58,7 +61,20 @@ class BatchApplier:
         if not events:
             return
         rows = self._rows(target, {event.image_id.int: event.image_id for event in events})
-        changed = apply_all(rows, events, self._history)
+        changed: dict[int, ImageRow] = {}
+        for event in events:
+            key = event.image_id.int
+            before = rows.get(key)
+            try:
+                after = apply(before, event)
+            except VersionGap:
+                if self._history is None:
+                    raise
+                # The image from its events up to the one that revealed the gap.
+                history = self._history(event.image_id)
+                after = replay(e for e in history if e.version <= event.version)
+            if after is not None and after is not before:
+                rows[key] = changed[key] = after
         if changed:
             target.save(list(changed.values()))
         if self._caching:

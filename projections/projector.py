@@ -2,13 +2,12 @@
 
 Pure: rows in, rows out. Idempotent on (image_id, version): an event at or
 below the row's version changes nothing; an event past the next version means
-one was lost, and the gap is repaired from the image's history in the event store.
+one was lost (VersionGap: projections/applier.py repairs it from the image's history).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from uuid import UUID
+from collections.abc import Iterable
 
 import msgspec
 
@@ -43,33 +42,6 @@ def replay(events: Iterable[ev.EventEnvelope], row: ImageRow | None = None) -> I
     for event in events:
         row = apply(row, event)
     return row
-
-
-History = Callable[[UUID], Sequence[ev.EventEnvelope]]
-
-
-def apply_all(
-    rows: dict[int, ImageRow], events: Iterable[ev.EventEnvelope], history: History | None = None
-) -> dict[int, ImageRow]:
-    """Apply the events in order to `rows` (keyed by the image id's `int`: hashing a UUID
-    runs Python code) in place, and return the rows that changed.
-
-    With a `history`, a gap rebuilds the image from its events up to the one that
-    revealed it; without, it raises VersionGap.
-    """
-    changed: dict[int, ImageRow] = {}
-    for event in events:
-        key = event.image_id.int
-        before = rows.get(key)
-        try:
-            after = apply(before, event)
-        except VersionGap:
-            if history is None:
-                raise
-            after = replay(e for e in history(event.image_id) if e.version <= event.version)
-        if after is not None and after is not before:
-            rows[key] = changed[key] = after
-    return changed
 
 
 def _created(event: ev.EventEnvelope) -> ImageRow | None:

@@ -16,13 +16,12 @@ were; the leftover shadow is dropped when the rebuild runs again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from domain.events import EventEnvelope
 from projections.applier import BatchApplier
-from projections.batches import batches
+from projections.batches import Readable, batches
 from projections.shadow import create_copy, drop, hold_writers, swap
 from projections.sql import Database, SqlRows
 from projections.tracking import SET_POSITION
@@ -33,10 +32,8 @@ BATCH_EVENTS = 10_000
 SWAP_ATTEMPTS = 3
 
 
-class Log(Protocol):
+class Log(Readable, Protocol):
     """What a rebuild reads (commands/log.py's EventLog has it)."""
-
-    def read(self, after: int, limit: int) -> Sequence[EventEnvelope]: ...
 
     def head(self) -> int: ...
 
@@ -116,13 +113,12 @@ def rebuild(
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         try:
             position = _swap_in(db, log, applier, chosen, batch_size)
+            break
         except transient:
             if attempt == SWAP_ATTEMPTS:
                 raise
-            continue
-        report(Progress(applier.events, position, position))
-        return Rebuilt(chosen.name, applier.events, position, time.perf_counter() - started)
-    raise AssertionError("unreachable")
+    report(Progress(applier.events, position, position))
+    return Rebuilt(chosen.name, applier.events, position, time.perf_counter() - started)
 
 
 def _swap_in(

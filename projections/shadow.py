@@ -14,7 +14,6 @@ migrations made it, so no table is defined twice:
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from projections.sql import Cursor, Dialect
 
@@ -113,8 +112,7 @@ def _postgres_indexes(cursor: Cursor, table: str) -> dict[str, str]:
         "WHERE x.indrelid = to_regclass(?)",
         [table],
     )
-    rows: list[Any] = list(cursor.fetchall())
     return {
         name: f"{'unique ' if unique else ''}{definition.split(' USING ', 1)[1]}"
-        for name, unique, definition in rows
+        for name, unique, definition in cursor.fetchall()
     }
