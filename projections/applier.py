@@ -1,11 +1,5 @@
 """Applying batches of events to the rows they touch: the one way events reach rows, for
-the live projector, a rebuild and a verification alike.
-
-The live projector reads every row a batch touches and writes back the ones that
-changed: other projector processes write the same table, so nothing read in an
-earlier batch can be trusted. A rebuild fills a table of its own, so it remembers
-the rows it wrote and reads one back only once it has had to forget some.
-"""
+the live projector, a rebuild and a verification alike."""
 
 from __future__ import annotations
 
@@ -24,7 +18,6 @@ from projections.sql import Cursor, Database
 # (upload, request, completion), so the rows a batch touches are mostly recent ones.
 CACHE_ROWS = 100_000
 
-
 History = Callable[[UUID], Sequence[EventEnvelope]]
 
 
@@ -41,10 +34,11 @@ class BatchApplier:
     """Applies batches of events in order and saves the rows they changed, one per image;
     `events` and `position` say how many it has applied, and up to where.
 
-    `history` repairs a gap; without one, a gap raises VersionGap. `owns_table`
-    says the table starts empty and has no other writer: rows are then remembered
-    across batches, and until the cache first overflows an image it has not seen
-    has no row. Only what a `transaction` committed is remembered and counted.
+    `history` repairs a gap; without one, a gap raises VersionGap. The live projector
+    reads every row a batch touches: other projector processes write the same table.
+    With `owns_table` (a table that starts empty and has no other writer: a rebuild's)
+    rows are remembered across batches, and until the cache first overflows an image
+    it has not seen has no row. What a `transaction` rolled back is forgotten.
     """
 
     def __init__(self, history: History | None = None, *, owns_table: bool = False) -> None:

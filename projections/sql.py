@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from functools import lru_cache
 from operator import attrgetter
 from typing import Any, Literal, Protocol, get_type_hints
 from uuid import UUID
@@ -171,20 +170,17 @@ def _on_conflict(table: str) -> str:
     return f" ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table}.version < excluded.version"
 
 
-@lru_cache(maxsize=64)
 def _select_statement(table: str, count: int) -> str:
     marks = ", ".join("?" for _ in range(count))
     return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE id IN ({marks})"
 
 
-@lru_cache(maxsize=64)
 def _upsert_statement(table: str, count: int) -> str:
     row = "(" + ", ".join("?" for _ in COLUMNS) + ")"
     values = ", ".join(row for _ in range(count))
     return f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {values}{_on_conflict(table)}"
 
 
-@lru_cache(maxsize=64)
 def _upsert_json_statement(table: str) -> str:
     """PostgreSQL: any number of rows bound as one JSON array of objects, encoded and
     decoded in C on both sides."""
