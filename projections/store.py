@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 from uuid import UUID
@@ -48,7 +47,7 @@ def decode_cursor(cursor: str) -> int:
         padded = cursor + "=" * (-len(cursor) % 4)
         decoded = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
         position = int(decoded)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except ValueError:  # binascii.Error and UnicodeDecodeError among them
         raise InvalidCursor(cursor) from None
     if not 1 <= position < POSITION_LIMIT or encode_cursor(position) != cursor:
         raise InvalidCursor(cursor)
