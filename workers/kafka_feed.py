@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 
 import anyio
 
@@ -45,21 +46,14 @@ def decoded(records: Sequence[Record]) -> tuple[list[EventEnvelope], list[Messag
     return events, dead
 
 
+@dataclass
 class KafkaFeed:
-    def __init__(
-        self,
-        member: EventConsumer,
-        consumer: Consumer,
-        *,
-        dead_letters: Publisher,
-        batch_size: int = 256,
-        retry_pause: float = 1.0,
-    ) -> None:
-        self.member = member
-        self.consumer = consumer
-        self.dead_letters = dead_letters
-        self.batch_size = batch_size
-        self.retry_pause = retry_pause
+    member: EventConsumer
+    consumer: Consumer
+    _: KW_ONLY
+    dead_letters: Publisher
+    batch_size: int = 256
+    retry_pause: float = 1.0
 
     async def start(self) -> None:
         """Join the group; DependencyUnavailable when Kafka cannot be reached."""
