@@ -89,15 +89,18 @@ def _group_alive(group: int) -> bool:
     return True
 
 
-def wait_http(url: str, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    """Until `url` answers 200; fails with the log's tail when the server exits."""
+def wait_http(
+    url: str, process: subprocess.Popen[bytes], what: str, log: Path, ok: Sequence[int] = (200,)
+) -> None:
+    """Until `url` answers (200, or a status in `ok`); fails with the log's tail when the
+    server exits."""
     deadline = time.monotonic() + STARTUP
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{what} exited with status {process.returncode}:\n{tail}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url, timeout=5).status_code == 200:
+            if httpx.get(url, timeout=5).status_code in ok:
                 return
         time.sleep(0.2)
     raise TimeoutError(f"{what} did not answer {url} in {STARTUP:.0f}s")
