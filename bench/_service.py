@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from bench._imaging_jobs import photo
+from infra.settings import Settings
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]  # where `bench` and `cli` are importable from
@@ -286,3 +287,34 @@ def wrk(url: str, seconds: float, connections: int, threads: int = 1) -> tuple[f
         raise RuntimeError(f"unexpected wrk output:\n{out}")
     scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0}[p99[2]]
     return float(rate[1]), float(p99[1]) * scale
+
+
+def upload_latency(
+    base_url: str, data: bytes, spec_text: str, uploads: int
+) -> tuple[list[float], list[float]]:
+    """One client, one upload at a time: seconds from sending each upload to its result
+    recorded (the event's own timestamp, so waiting is not timed), and seconds each
+    rendering of the same spec on the same bytes takes in this process, right after."""
+    from domain.spec import parse_spec
+    from workers.imaging import render
+
+    spec = parse_spec(spec_text)
+    max_pixels = Settings().max_pixels
+    latencies, renders = [], []
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        for n in range(uploads + 2):  # the first two warm up
+            sent = time.time()
+            files = {"image": (f"{n}.jpg", data, "image/jpeg")}
+            response = client.post("/api/v1/images", files=files, data={"processing": spec_text})
+            if response.status_code != 202:
+                raise RuntimeError(f"upload refused: {response.status_code} {response.text}")
+            image = str(response.json()["id"])
+            time.sleep(0.1)  # no question while it works: the answer is in the events
+            outcome = last_outcome(wait_processed(client, [image], every=0.05)[image])
+            assert outcome is not None
+            started = time.perf_counter()
+            render(data, spec, max_pixels=max_pixels)
+            if n >= 2:
+                renders.append(time.perf_counter() - started)
+                latencies.append(moment(outcome) - sent)
+    return latencies, renders

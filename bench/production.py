@@ -14,6 +14,10 @@ Figures:
     latency     from sending an upload to its ProcessingCompleted being recorded
                 (the event's own timestamp; client and service share the clock),
                 p50 and p95
+    one client  then one client sends ONE_CLIENT uploads one at a time: the p50 of the
+                same latency, against the p50 of the processing itself (the same
+                rendering in the bench's process, right after each). Targets (issue
+                9): at most the processing time + 10 ms embedded, + 40 ms on Kafka
 
 Production figures are also given as ratios to the embedded ones (throughput: higher
 is better; latency: lower is better). Both topologies share this machine with their
@@ -36,13 +40,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 from PIL import Image, ImageDraw, ImageFilter
 
+from bench._service import upload_latency
 from tests.e2e.production import Topology, production_servers
 from tests.servers import free_port
 
@@ -51,6 +56,7 @@ CLIENTS = 8
 SPEC = "resize:256x256"
 SIZE = (1632, 1224)  # 2.0 megapixels
 WITHIN = 600.0  # seconds for everything to be processed
+ONE_CLIENT = 30
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,15 @@ class Figures:
     throughput: float  # uploads per second
     p50: float  # seconds
     p95: float
+    one_client: float = 0.0  # latency p50 with one client, seconds
+    processing: float = 0.0  # the processing itself, p50, seconds
+
+    def alone(self, base_url: str, data: bytes) -> Figures:
+        """These figures, and the latency of one client beside the processing time."""
+        latencies, renders = upload_latency(base_url, data, SPEC, ONE_CLIENT)
+        return replace(
+            self, one_client=statistics.median(latencies), processing=statistics.median(renders)
+        )
 
 
 def photo() -> bytes:
@@ -176,6 +191,14 @@ def report(base: Figures, prod: Figures) -> None:
     for name, embedded_value, production_value in rows:
         ratio = production_value / embedded_value
         print(f"{name:24}{embedded_value:10.1f}{production_value:12.1f}{ratio:8.2f}")
+    print(f"one client, {ONE_CLIENT} uploads one at a time, p50 (ms):")
+    for name, figures, target in (("embedded", base, 10), ("production", prod, 40)):
+        overhead = (figures.one_client - figures.processing) * 1000
+        print(
+            f"  {name:11} upload -> processed {figures.one_client * 1000:6.1f}, the processing "
+            f"itself {figures.processing * 1000:5.1f}, overhead {overhead:+6.1f} "
+            f"(target <= +{target})"
+        )
 
 
 def main() -> int:
@@ -185,9 +208,9 @@ def main() -> int:
         (work / "embedded").mkdir()
         (work / "production").mkdir()
         with embedded(work / "embedded") as base_url:
-            base = measure(base_url, data)
+            base = measure(base_url, data).alone(base_url, data)
         with production(work / "production") as base_url:
-            prod = measure(base_url, data)
+            prod = measure(base_url, data).alone(base_url, data)
     report(base, prod)
     return 0
 

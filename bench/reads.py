@@ -41,10 +41,9 @@ from bench._service import (
     ROOT,
     curl_uploads,
     imgproc_dev,
-    last_outcome,
-    moment,
     photo_jpeg,
     running,
+    upload_latency,
     wait_http,
     wait_processed,
     wrk,
@@ -127,34 +126,6 @@ def _same_shape(bare: dict[str, Any], ours: dict[str, Any]) -> None:
         raise RuntimeError(f"the bare handler answers {bare}, the service {ours}")
 
 
-def upload_latency(base_url: str, data: bytes) -> tuple[list[float], list[float]]:
-    """Seconds from sending each upload to its result recorded, and seconds each
-    rendering of the same spec takes here."""
-    from domain.spec import parse_spec
-    from workers.imaging import render
-
-    spec = parse_spec(SPEC)
-    max_pixels = Settings().max_pixels
-    latencies, renders = [], []
-    with httpx.Client(base_url=base_url, timeout=60) as client:
-        for n in range(UPLOADS + 2):  # the first two warm up
-            sent = time.time()
-            files = {"image": (f"{n}.jpg", data, "image/jpeg")}
-            response = client.post("/api/v1/images", files=files, data={"processing": SPEC})
-            if response.status_code != 202:
-                raise RuntimeError(f"upload refused: {response.status_code} {response.text}")
-            image = str(response.json()["id"])
-            time.sleep(0.1)  # no question while it works: the answer is in the events
-            outcome = last_outcome(wait_processed(client, [image], every=0.05)[image])
-            assert outcome is not None
-            started = time.perf_counter()
-            render(data, spec, max_pixels=max_pixels)
-            if n >= 2:
-                renders.append(time.perf_counter() - started)
-                latencies.append(moment(outcome) - sent)
-    return latencies, renders
-
-
 def report(reads: list[Reads], latencies: list[float], renders: list[float]) -> None:
     print(
         f"GET …/status, wrk {CONNECTIONS} connections, turns ours/bare/bare/ours of "
@@ -190,7 +161,7 @@ def main() -> int:
         with imgproc_dev(embedded) as base_url:
             database = str(Settings(data_dir=embedded).sqlite_path)
             reads.append(status_reads("sqlite", base_url, database, original, embedded))
-            latencies, renders = upload_latency(base_url, data)
+            latencies, renders = upload_latency(base_url, data, SPEC, UPLOADS)
         with postgres_database() as url, imgproc_dev(work / "pg", database_url=url) as base_url:
             reads.append(status_reads("postgres", base_url, url, original, work / "pg"))
     report(reads, latencies, renders)
