@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -47,6 +47,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_upload_bytes: Count = 20 * MiB
     max_pixels: Count = 50_000_000
     processing_workers: Count = 2
+    # Where renders run: worker processes (each with its own GIL, killed when overdue) or threads.
+    processing_pool: Literal["processes", "threads"] = "processes"
     processing_time_limit: Seconds = 30.0  # seconds one image may take
     max_output_dimension: Count = 16384  # pixels a side of any result
     poll_interval: Seconds = 0.05  # seconds between idle polls of the event log

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import anyio
 import anyio.to_thread
@@ -24,6 +26,7 @@ from infra import metrics
 from infra.errors import BlobNotFound, DependencyUnavailable
 from infra.settings import Settings
 from workers.imaging import ProcessingError, Rendered, render, result_extension
+from workers.render_pool import RenderPool
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +46,42 @@ def renderer_for(settings: Settings) -> Renderer:
     )
 
 
+class Renders(Protocol):
+    async def render(self, data: bytes, spec: Spec, within: float) -> Rendered:
+        """The renderer's result or its exception; TimeoutError after `within` seconds."""
+        ...
+
+
+class ThreadRenders:
+    """Renders in threads: for renderers that cannot cross to another process. A thread
+    cannot be stopped, so a render that overran holds its slot until it really ends."""
+
+    def __init__(self, renderer: Renderer, workers: int) -> None:
+        self.renderer = renderer
+        self._slots = asyncio.Semaphore(workers)
+        self._threads = ThreadPoolExecutor(workers, thread_name_prefix="pipeline")
+
+    async def render(self, data: bytes, spec: Spec, within: float) -> Rendered:
+        await self._slots.acquire()
+        job = asyncio.get_running_loop().run_in_executor(self._threads, self.renderer, data, spec)
+        # The slot is freed when the thread ends, not when we stop waiting for it: a
+        # render that overran, or whose batch was cancelled, still holds memory and a core.
+        job.add_done_callback(self._free_slot)
+        return await asyncio.wait_for(asyncio.shield(job), within)
+
+    def _free_slot(self, job: asyncio.Future[Rendered]) -> None:
+        self._slots.release()
+        if not job.cancelled():
+            job.exception()  # retrieved: nobody may be waiting for an abandoned job
+
+
 class Processor:
     """Idempotent: a request already answered, superseded or deleted is skipped
-    before any work, and the command layer records one answer per request."""
+    before any work, and the command layer records one answer per request.
+
+    Renders run in `processing_workers` worker processes (or threads, as settings say); a
+    renderer passed in runs in threads, unless `processes` says otherwise (it must then
+    pickle)."""
 
     name = "processor"
 
@@ -55,14 +91,18 @@ class Processor:
         blobs: BlobStore,
         settings: Settings,
         renderer: Renderer | None = None,
+        *,
+        processes: bool | None = None,
     ) -> None:
         self.commands = commands
         self.blobs = blobs
         self.time_limit = settings.processing_time_limit
-        self.renderer = renderer or renderer_for(settings)
-        self._slots = asyncio.Semaphore(settings.processing_workers)
-        self._threads = ThreadPoolExecutor(
-            settings.processing_workers, thread_name_prefix="pipeline"
+        rendering = renderer or renderer_for(settings)
+        workers = settings.processing_workers
+        if processes is None:
+            processes = renderer is None and settings.processing_pool == "processes"
+        self.renders: Renders = (
+            RenderPool(rendering, workers) if processes else ThreadRenders(rendering, workers)
         )
 
     async def handle(self, batch: Sequence[EventEnvelope]) -> None:
@@ -78,17 +118,21 @@ class Processor:
     async def process(self, event: EventEnvelope) -> None:
         assert isinstance(event.data, ProcessingRequested)
         request_no = event.data.request_no
+        clock = Stages()
         try:
             image = await anyio.to_thread.run_sync(self.commands.image, event.image_id)
         except ImageNotFound:
             return
         if not image.awaits(request_no):
             return
+        clock.lap("load")
         try:
             spec = parse_spec(event.data.spec)
             original = await self.blobs.get(image.original_key)
+            clock.lap("read")
             with metrics.processing_duration.time():
                 rendered = await self._render(original, spec)
+            clock.lap("render")
         except (InvalidSpec, ProcessingError) as e:
             await self._fail(event, request_no, str(e))
             return
@@ -97,6 +141,7 @@ class Processor:
             return
         key = result_key(event.image_id, spec.digest, result_extension(rendered.format))
         await self.blobs.put(key, rendered.data, rendered.picture.content_type)
+        clock.lap("write")
         recorded = await anyio.to_thread.run_sync(
             self.commands.complete_processing,
             CompleteProcessing(
@@ -106,7 +151,9 @@ class Processor:
                 result=rendered.picture,
             ),
         )
+        clock.lap("record")
         if recorded:
+            clock.observe(rendered.stages)
             metrics.processing_results.labels(outcome="processed").inc()
             log.info(
                 "image %s request %d processed: %s %dx%d, %d frame(s), %d bytes, "
@@ -127,14 +174,7 @@ class Processor:
         """An error the renderer did not expect fails the request, logged here once; a lost
         dependency is raised instead, so that the request is delivered again."""
         try:
-            await self._slots.acquire()
-            job = asyncio.get_running_loop().run_in_executor(
-                self._threads, self.renderer, original, spec
-            )
-            # The slot is freed when the thread ends, not when we stop waiting for it: a
-            # render that overran, or whose batch was cancelled, still holds memory and a core.
-            job.add_done_callback(self._free_slot)
-            return await asyncio.wait_for(asyncio.shield(job), self.time_limit + TIME_LIMIT_GRACE)
+            return await self.renders.render(original, spec, self.time_limit + TIME_LIMIT_GRACE)
         except TimeoutError:
             raise ProcessingError(f"processing took longer than {self.time_limit:g} s") from None
         except (ProcessingError, DependencyUnavailable, EventStoreUnavailable):
@@ -142,11 +182,6 @@ class Processor:
         except Exception as e:
             log.exception("processing failed")
             raise ProcessingError(f"internal error: {type(e).__name__}") from e
-
-    def _free_slot(self, job: asyncio.Future[Rendered]) -> None:
-        self._slots.release()
-        if not job.cancelled():
-            job.exception()  # retrieved: nobody may be waiting for an abandoned job
 
     async def _fail(self, event: EventEnvelope, request_no: int, reason: str) -> None:
         log.info("image %s request %d failed: %s", event.image_id, request_no, reason)
@@ -166,3 +201,20 @@ class Processor:
             return
         if image.status is ImageStatus.DELETED:
             await self.blobs.delete(key)
+
+
+class Stages:
+    """The time one image spends in each stage, observed once its result is recorded."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = now - self._last
+        self._last = now
+
+    def observe(self, inside: Mapping[str, float]) -> None:
+        for stage, seconds in (self.seconds | dict(inside)).items():
+            metrics.processing_stage.labels(stage=stage).observe(seconds)

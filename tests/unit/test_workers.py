@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
+import signal
 import threading
 import time
 from unittest.mock import patch
@@ -16,14 +18,16 @@ from prometheus_client import REGISTRY
 
 from commands.messages import DeleteImage
 from domain.keys import image_prefix, original_key
+from domain.spec import Spec
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
 from infra.settings import Settings
 from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes
 from tests.waiting import eventually
 from workers.follower import LogFollower
+from workers.imaging import Rendered
 from workers.janitor import Janitor
-from workers.processor import Processor
+from workers.processor import Processor, renderer_for
 from workers.projector import ProjectorRunner
 
 SETTINGS = Settings()
@@ -72,6 +76,20 @@ async def test_a_processed_image_is_counted_once_with_its_duration() -> None:
 
     assert REGISTRY.get_sample_value(results, processed) == results_before + 1
     assert REGISTRY.get_sample_value(f"{durations}_count") == timed_before + 1
+
+
+async def test_a_processed_image_accounts_for_the_time_of_each_stage() -> None:
+    stages = ("load", "read", "render", "decode", "operations", "encode", "write", "record")
+
+    def counts() -> list[float]:
+        name = "imgproc_processing_stage_seconds_count"
+        return [REGISTRY.get_sample_value(name, {"stage": s}) or 0.0 for s in stages]
+
+    before = counts()
+    ports = fake_ports()
+    await uploaded(ports, image_bytes(40, 20))
+    await Processor(ports.commands, ports.blobs, SETTINGS).handle(ports.log.read(0, 100))
+    assert [after - was for after, was in zip(counts(), before, strict=True)] == [1.0] * 8
 
 
 async def test_two_processors_racing_on_one_request_record_one_result() -> None:
@@ -160,6 +178,67 @@ async def test_renders_past_their_time_limit_still_count_against_the_concurrency
         )
     await eventually(lambda: len(finished) == 3, "the overrunning renders to end")
     assert most == 1
+
+
+def hangs_on_blur(data: bytes, spec: Spec) -> Rendered:
+    """Renders in a worker process; a blur never ends, as a Pillow call stuck in C code."""
+    if "blur" in spec.canonical:
+        time.sleep(3600)
+    return renderer_for(SETTINGS)(data, spec)
+
+
+def dies_on_blur(data: bytes, spec: Spec) -> Rendered:
+    """Renders in a worker process; a blur kills the process, as a crash in C code would."""
+    if "blur" in spec.canonical:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return renderer_for(SETTINGS)(data, spec)
+
+
+def fails_in_worker(data: bytes, spec: Spec) -> Rendered:
+    raise RuntimeError("worker hiccup")
+
+
+async def test_a_render_process_past_its_time_limit_is_killed_and_its_slot_reused() -> None:
+    ports = fake_ports()
+    stuck = await uploaded(ports, image_bytes(), "blur:1")
+    after = await uploaded(ports, image_bytes(40, 20))
+    settings = Settings(processing_time_limit=0.2, processing_workers=1)
+    processor = Processor(ports.commands, ports.blobs, settings, hangs_on_blur, processes=True)
+    with patch("workers.processor.TIME_LIMIT_GRACE", 0.1):
+        await processor.handle(ports.log.read(0, 100))
+    assert ports.commands.image(stuck).error == "processing took longer than 0.2 s"
+    assert ports.commands.image(after).status is ImageStatus.PROCESSED
+
+
+async def test_a_render_process_that_dies_fails_its_request_and_is_replaced() -> None:
+    ports = fake_ports()
+    crashing = await uploaded(ports, image_bytes(), "blur:1")
+    after = await uploaded(ports, image_bytes(40, 20))
+    settings = Settings(processing_workers=1)
+    processor = Processor(ports.commands, ports.blobs, settings, dies_on_blur, processes=True)
+    await processor.handle(ports.log.read(0, 100))
+    assert ports.commands.image(crashing).error == "internal error: WorkerDied"
+    assert ports.commands.image(after).status is ImageStatus.PROCESSED
+
+
+async def test_an_error_in_a_render_process_fails_the_request_and_is_logged_with_its_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes())
+    processor = Processor(ports.commands, ports.blobs, SETTINGS, fails_in_worker, processes=True)
+    with caplog.at_level(logging.ERROR, logger="workers.processor"):
+        await processor.handle(ports.log.read(0, 100))
+    assert ports.commands.image(image_id).error == "internal error: RuntimeError"
+    assert "worker hiccup" in caplog.text and "fails_in_worker" in caplog.text
+
+
+async def test_renders_run_in_threads_when_the_settings_say_so() -> None:
+    ports = fake_ports()
+    image_id = await uploaded(ports, image_bytes(40, 20))
+    threads = Settings(processing_pool="threads")
+    await Processor(ports.commands, ports.blobs, threads).handle(ports.log.read(0, 100))
+    assert ports.commands.image(image_id).status is ImageStatus.PROCESSED
 
 
 async def test_a_store_that_is_down_records_nothing_and_the_request_waits() -> None:

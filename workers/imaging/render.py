@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from PIL import Image, UnidentifiedImageError
 
@@ -27,6 +28,21 @@ class Rendered:
     picture: Picture  # of `data`
     frames: int = 1
     peak_bytes: int = 0  # the most pixel-buffer bytes held at once
+    # Seconds spent in each stage of the job: "decode", "operations", "encode".
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+class Stopwatch:
+    """Adds the time since the previous lap to the named stage."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - self._last
+        self._last = now
 
 
 def render(
@@ -62,6 +78,7 @@ def render(
 
 
 def _render(data: bytes, spec: Spec, limits: Limits) -> Rendered:
+    clock = Stopwatch()
     source = decode.open_source(data, limits)
     strip = spec.output.strip if spec.output else True
     output = output_format(spec.output, source.format)
@@ -72,9 +89,9 @@ def _render(data: bytes, spec: Spec, limits: Limits) -> Rendered:
         profile = None if strip else source.icc_profile
         metadata = Metadata(decode.kept_exif(source, strip=strip), profile)
         if source.frames > 1 and output in ANIMATED_OUTPUTS:
-            frames, durations, peak = _animation(source, steps, limits)
+            frames, durations, peak = _animation(source, steps, limits, clock)
         else:
-            image, peak = _still(source, steps, limits, strip)
+            image, peak = _still(source, steps, limits, strip, clock)
             frames, durations = [image], []
     finally:
         if all(frame is not source.image for frame in frames):
@@ -82,18 +99,20 @@ def _render(data: bytes, spec: Spec, limits: Limits) -> Rendered:
     limits.check_result(frames[0].size)
     limits.check_time()
     encoded = encode(frames, output, spec.output, metadata, durations, source.loop)
+    clock.lap("encode")
     width, height = frames[0].size
     picture = Picture(
         content_type=content_type_for(output), size=len(encoded), width=width, height=height
     )
-    return Rendered(encoded, output, picture, len(frames), peak)
+    return Rendered(encoded, output, picture, len(frames), peak, clock.stages)
 
 
 def _still(
-    source: decode.Source, steps: list[Operation], limits: Limits, strip: bool
+    source: decode.Source, steps: list[Operation], limits: Limits, strip: bool, clock: Stopwatch
 ) -> tuple[Image.Image, int]:
     decode.shrink_on_load(source, steps)
     image, peak = decode.decode_still(source, strip=strip)
+    clock.lap("decode")
     nominal = source.size  # the first step is sized from the full image, whatever was decoded
     for step in steps:
         limits.check_time()
@@ -103,11 +122,12 @@ def _still(
             if image is source.image:
                 image.close()  # the decode is not needed past the first step that copies it
         image, nominal = result, result.size
+    clock.lap("operations")
     return image, peak
 
 
 def _animation(
-    source: decode.Source, steps: list[Operation], limits: Limits
+    source: decode.Source, steps: list[Operation], limits: Limits, clock: Stopwatch
 ) -> tuple[list[Image.Image], list[int], int]:
     """Every frame through the same steps; the output frames together obey the pixel limit."""
     memos: list[Memo] = [{} for _ in steps]
@@ -116,12 +136,14 @@ def _animation(
     canvas = source.size[0] * source.size[1] * 4  # the decoder's current frame
     held = peak = 0
     for frame, duration in decode.frames(source, limits):
+        clock.lap("decode")
         image = frame
         for step, memo in zip(steps, memos, strict=True):
             limits.check_time()
             result = apply(step, image, image.size, limits, memo)
             peak = max(peak, canvas + held + buffer_bytes(image) + buffer_bytes(result))
             image = result
+        clock.lap("operations")
         held += buffer_bytes(image)
         frames.append(image)
         durations.append(duration)
