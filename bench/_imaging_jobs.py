@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import random
+import re
+import shutil
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
@@ -112,4 +116,36 @@ def _pyvips(case: str) -> Callable[[bytes], object]:
     }[case]
     return lambda data: pyvips.Image.thumbnail_buffer(data, width, height=height).write_to_buffer(
         suffix
+    )
+
+
+def simd_build() -> str:
+    """Which SIMD level the installed Pillow(-SIMD) was compiled for, and the evidence:
+    the compiler flags its debug information records, and the instructions on AVX's
+    256-bit ymm registers in its core module (none without AVX2 code paths)."""
+    import PIL
+    from PIL import _imaging
+
+    binary = Path(_imaging.__file__ or "")
+    flags = set()
+    for producer in re.findall(rb"GNU C[0-9]* [0-9.]+ ([ -~]+)", binary.read_bytes()):
+        flags |= {flag for flag in producer.decode().split() if flag.startswith(("-m", "-march"))}
+    level = next(
+        (f.removeprefix("-m").upper() for f in ("-mavx2", "-msse4") if f in flags), "unknown"
+    )
+    evidence = " ".join(sorted(f for f in flags if f.startswith(("-mavx", "-msse", "-march"))))
+    ymm = "?"
+    if shutil.which("objdump"):
+        listing = subprocess.run(
+            ["objdump", "-d", "--no-show-raw-insn", str(binary)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        ymm = str(listing.count("%ymm"))
+    with open("/proc/cpuinfo") as cpu:
+        has_avx2 = "yes" if re.search(r"\bavx2\b", cpu.read()) else "no"
+    return (
+        f"Pillow {PIL.__version__}: built for {level} (flags: {evidence or 'not recorded'}; "
+        f"ymm instructions: {ymm}); AVX2 on this CPU: {has_avx2}"
     )

@@ -15,6 +15,9 @@ Implementations:
     naive   full-size decode, then resize or convert (no shrink-on-load): the plain script
     pyvips  thumbnail_buffer / colourspace+gaussblur, one libvips thread, where installed
 
+The header says which SIMD level the installed Pillow-SIMD was compiled for (SSE4, or
+AVX2 when built with CC="cc -mavx2", as scripts/bootstrap does where the CPU has it).
+
 Timing: per case, each implementation runs against bare in a fresh process, the two
 alternating (A-B, then B-A) after one warm-up each; ms/image is the median. "vs bare"
 is the median of the per-round ratios, so a busy machine or a changing clock weighs
@@ -39,7 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._imaging_jobs import CASES, IMPLEMENTATIONS, INPUTS, implementation, photo
+from bench._imaging_jobs import CASES, IMPLEMENTATIONS, INPUTS, implementation, photo, simd_build
 
 RUNS = {"photo12mp.jpg": 30, "photo1080p.jpg": 40}
 
@@ -101,6 +104,7 @@ def _child(*arguments: str) -> object:
 
 
 def main() -> int:
+    print(simd_build())
     with tempfile.TemporaryDirectory() as folder:
         paths = {}
         for file, size in INPUTS.items():

@@ -21,7 +21,7 @@ processing_duration = Histogram(
     buckets=PROCESSING_BUCKETS,
 )
 # Where a processed image's time goes: "load" (the aggregate), "read" (the original),
-# "render" (waiting for a worker included), within it "decode", "operations" and "encode"
+# "render", within it "wait" (for a free worker), "decode", "operations" and "encode"
 # (measured where the job runs), "write" (the result) and "record" (the event).
 processing_stage = Summary(
     "imgproc_processing_stage_seconds", "Time per stage of processing one image", ["stage"]

@@ -62,7 +62,8 @@ class ThreadRenders:
         self._threads = ThreadPoolExecutor(workers, thread_name_prefix="pipeline")
 
     async def render(self, data: bytes, spec: Spec, within: float) -> Rendered:
-        await self._slots.acquire()
+        with metrics.processing_stage.labels(stage="wait").time():
+            await self._slots.acquire()
         job = asyncio.get_running_loop().run_in_executor(self._threads, self.renderer, data, spec)
         # The slot is freed when the thread ends, not when we stop waiting for it: a
         # render that overran, or whose batch was cancelled, still holds memory and a core.

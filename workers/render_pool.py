@@ -27,6 +27,7 @@ from typing import Any
 import anyio.to_thread
 
 from domain.spec import Spec
+from infra import metrics
 from workers.imaging import Rendered
 
 Renderer = Callable[[bytes, Spec], Rendered]
@@ -58,6 +59,9 @@ class _Worker:
         process.start()
         theirs.close()
         self.process, self.connection = process, ours
+        # Ready once the renderer is loaded: starting is not part of any job's time.
+        if _receive(self) != ("ready", None):
+            raise WorkerDied("the render process did not start")
 
     def stop(self) -> None:
         """Kill the process now; it is reaped when the worker is next started."""
@@ -93,13 +97,14 @@ class RenderPool:
             self._idle = asyncio.Queue()
             for worker in self._workers:
                 self._idle.put_nowait(worker)
-        worker = await self._idle.get()
+        with metrics.processing_stage.labels(stage="wait").time():
+            worker = await self._idle.get()
         replied = False
         try:
             if worker.connection is None:
                 await anyio.to_thread.run_sync(worker.restart)
             assert worker.connection is not None
-            await anyio.to_thread.run_sync(worker.connection.send, (data, spec))
+            await anyio.to_thread.run_sync(_send, worker.connection, data, spec)
             await asyncio.wait_for(_readable(worker.connection), within)
             outcome, value = await anyio.to_thread.run_sync(_receive, worker)
             replied = True
@@ -115,6 +120,11 @@ class RenderPool:
     def close(self) -> None:
         for worker in self._workers:
             worker.stop()
+
+
+def _send(connection: Connection, data: bytes, spec: Spec) -> None:
+    connection.send(spec)
+    connection.send_bytes(data)  # as it is: no pickling, no copy on this side
 
 
 def _receive(worker: _Worker) -> tuple[str, Any]:
@@ -146,9 +156,11 @@ def _readable(connection: Connection) -> asyncio.Future[None]:
 def _serve(connection: Connection, renderer: Renderer) -> None:
     """A worker process: render each job received, reply with the result or the error."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    connection.send(("ready", None))
     while True:
         try:
-            data, spec = connection.recv()
+            spec = connection.recv()
+            data = connection.recv_bytes()
         except (EOFError, OSError):
             return  # the parent is gone, or has let us go
         try:

@@ -79,7 +79,7 @@ async def test_a_processed_image_is_counted_once_with_its_duration() -> None:
 
 
 async def test_a_processed_image_accounts_for_the_time_of_each_stage() -> None:
-    stages = ("load", "read", "render", "decode", "operations", "encode", "write", "record")
+    stages = ("load", "read", "render", "wait", "decode", "operations", "encode", "write", "record")
 
     def counts() -> list[float]:
         name = "imgproc_processing_stage_seconds_count"
@@ -89,7 +89,7 @@ async def test_a_processed_image_accounts_for_the_time_of_each_stage() -> None:
     ports = fake_ports()
     await uploaded(ports, image_bytes(40, 20))
     await Processor(ports.commands, ports.blobs, SETTINGS).handle(ports.log.read(0, 100))
-    assert [after - was for after, was in zip(counts(), before, strict=True)] == [1.0] * 8
+    assert [after - was for after, was in zip(counts(), before, strict=True)] == [1.0] * len(stages)
 
 
 async def test_two_processors_racing_on_one_request_record_one_result() -> None:
