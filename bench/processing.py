@@ -7,16 +7,18 @@ Job: a 12 MP photo-like JPEG (4000x3000, q90) -> thumbnail:256|format:jpeg,quali
    pools of 2 (worker processes, threads), against the bare Pillow calls on 2 processes
    (bench._imaging_jobs), the baseline. Rounds alternate; "vs bare" is the median of
    the per-round ratios.
-2. Processing alone, embedded: `imgproc dev` with each pool; the originals are stored
-   first (no spec), then one `POST /api/v1/images/{id}/process` each, sent by curl, 4 at
-   once. images/s runs from the first ProcessingRequested to the last
-   ProcessingCompleted, by the events' own timestamps. The baseline is the bare pipeline
-   on 2 processes, measured just before. The breakdown per image comes from the
-   service's imgproc_processing_stage_seconds: loading the aggregate, reading the
-   original, the render as the processor waited for it (within it: waiting for a free
-   worker and the hand-over, decoding, the operations, encoding), writing the result,
-   recording the event. The stages of concurrent images overlap: they do not add up to
-   the wall time.
+2. Processing alone, embedded: `imgproc dev` with each pool, both running; the originals
+   are stored first (no spec), then each round sends one `POST /api/v1/images/{id}/process`
+   per image, by curl, 4 at once. A round's images/s runs from its first
+   ProcessingRequested to its last ProcessingCompleted, by the events' own timestamps;
+   its baseline is a round of the bare pipeline on 2 processes just before it, and "vs
+   bare" the median of the rounds' ratios. The pools take turns.
+   The breakdown per image comes from the service's imgproc_processing_stage_seconds:
+   loading the aggregate, reading the original, the render as the processor waited for
+   it (within it: waiting for a free worker, the hand-over, decoding, the operations,
+   encoding), writing the result, recording the event. The stages of concurrent images
+   overlap: they do not add up to the wall time. "busy" is the share of the workers'
+   time spent rendering.
 
     .venv/bin/python -m bench processing
 """
@@ -52,6 +54,8 @@ IMAGES = 24
 WORKERS = 2
 CLIENTS = 4
 ROUNDS = 5
+SERVICE_ROUNDS = 4
+POOLS = ("processes", "threads")
 STAGES = ("load", "read", "render", "wait", "decode", "operations", "encode", "write", "record")
 
 
@@ -153,58 +157,61 @@ def _curl_config(base_url: str, ids: list[str]) -> str:
     )
 
 
-def processing_alone(work: Path, data: bytes, pool: str) -> tuple[float, dict[str, float]]:
-    """images/s and the mean seconds per stage, for one embedded service."""
-    with embedded(work, pool) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
-        ids = []
+class Service:
+    """An embedded service with the originals stored, ready for rounds of processing."""
+
+    def __init__(self, base_url: str, work: Path, data: bytes) -> None:
+        self.work = work
+        self.client = httpx.Client(base_url=base_url, timeout=60)
+        self.ids = []
         for n in range(IMAGES):
             files = {"image": (f"{n}.jpg", data, "image/jpeg")}
-            ids.append(client.post("/api/v1/images", files=files).json()["id"])
-        before = _metrics(client)
-        config = work / "curl.config"
-        config.write_text(_curl_config(base_url, ids))
-        subprocess.run(
-            [
-                "curl",
-                "-sS",
-                "--no-progress-meter",
-                "--fail",
-                "--parallel",
-                "--parallel-max",
-                str(CLIENTS),
-                "-K",
-                config,
-            ],
-            check=True,
-        )
+            self.ids.append(self.client.post("/api/v1/images", files=files).json()["id"])
+        (work / "curl.config").write_text(_curl_config(base_url, self.ids))
+        self.rates: list[float] = []
+        self.started = _metrics(self.client)
+
+    def round(self) -> float:
+        """One POST .../process per image; images/s by the events' times."""
+        before, sent = _metrics(self.client), time.time()
+        command = ["curl", "-sS", "--no-progress-meter", "--fail", "--parallel"]
+        command += ["--parallel-max", str(CLIENTS), "-K", str(self.work / "curl.config")]
+        subprocess.run(command, check=True)
         deadline = time.monotonic() + 300
-        while _answered(_metrics(client)) - _answered(before) < IMAGES:
+        while _answered(_metrics(self.client)) - _answered(before) < IMAGES:
             if time.monotonic() > deadline:
                 raise TimeoutError("the images were not processed in 300 s")
             time.sleep(0.25)
-        after = _metrics(client)
-        first, last = _span(client, ids)
+        first, last = _span(self.client, self.ids, sent)
+        self.rates.append(IMAGES / (last - first))
+        return self.rates[-1]
 
-    def grown(name: str) -> float:
-        return after.get(name, 0.0) - before.get(name, 0.0)
+    def stages(self) -> dict[str, float]:
+        """Mean seconds per stage over every round, and images/s per worker."""
+        after = _metrics(self.client)
 
-    stages = {}
-    for stage in STAGES:
-        count = grown(f'processing_stage_seconds_count{{stage="{stage}"')
-        total = grown(f'processing_stage_seconds_sum{{stage="{stage}"')
-        stages[stage] = total / count if count else float("nan")
-    if failed := grown('processing_results_total{outcome="failed"'):
-        print(f"   {pool}: {failed:.0f} images failed; see {work / 'dev.log'}")
-    stages["wall"] = last - first
-    return IMAGES / (last - first), stages
+        def grown(name: str) -> float:
+            return after.get(name, 0.0) - self.started.get(name, 0.0)
+
+        stages = {}
+        for stage in STAGES:
+            count = grown(f'processing_stage_seconds_count{{stage="{stage}"')
+            total = grown(f'processing_stage_seconds_sum{{stage="{stage}"')
+            stages[stage] = total / count if count else float("nan")
+        if failed := grown('processing_results_total{outcome="failed"'):
+            print(f"   {failed:.0f} images failed; see {self.work / 'dev.log'}")
+        stages["per_worker"] = statistics.median(self.rates) / WORKERS
+        return stages
 
 
-def _span(client: httpx.Client, ids: list[str]) -> tuple[float, float]:
-    """From the first request for processing to the last result, by the events' times."""
+def _span(client: httpx.Client, ids: list[str], since: float) -> tuple[float, float]:
+    """From the first request for processing to the last result, after `since`."""
     requested, completed = [], []
     for image_id in ids:
         for event in client.get(f"/api/v1/images/{image_id}/events").json()["events"]:
             at = datetime.fromisoformat(event["occurred_at"]).timestamp()
+            if at < since:
+                continue
             if event["type"] == "ProcessingRequested":
                 requested.append(at)
             elif event["type"] in ("ProcessingCompleted", "ProcessingFailed"):
@@ -212,22 +219,46 @@ def _span(client: httpx.Client, ids: list[str]) -> tuple[float, float]:
     return min(requested), max(completed)
 
 
+def processing_alone(
+    scratch: Path, data: bytes, bare: ProcessPoolExecutor
+) -> dict[str, tuple[float, float, dict[str, float]]]:
+    """Both pools' services side by side, rounds alternating, each after a bare round."""
+    with contextlib.ExitStack() as stack:
+        services = {}
+        for pool in POOLS:
+            work = scratch / pool
+            work.mkdir()
+            services[pool] = Service(stack.enter_context(embedded(work, pool)), work, data)
+        ratios: dict[str, list[float]] = {pool: [] for pool in POOLS}
+        for round_ in range(SERVICE_ROUNDS):
+            for pool in POOLS if round_ % 2 == 0 else POOLS[::-1]:
+                baseline = bare_rate(bare, data)
+                ratios[pool].append(services[pool].round() / baseline)
+        return {
+            pool: (
+                statistics.median(services[pool].rates),
+                statistics.median(ratios[pool]),
+                services[pool].stages(),
+            )
+            for pool in POOLS
+        }
+
+
 def report_service(rows: dict[str, tuple[float, float, dict[str, float]]]) -> None:
     print(
         f"2. processing alone, embedded: {IMAGES} originals stored, then one POST .../process "
-        f"each, {CLIENTS} curl clients, {WORKERS} workers"
+        f"each, {CLIENTS} curl clients, {WORKERS} workers; {SERVICE_ROUNDS} rounds each"
     )
-    print(f"   {'pool':10} {'images/s':>9} {'bare 2 procs':>13} {'ratio':>6}")
-    for pool, (rate, bare, _) in rows.items():
-        print(f"   {pool:10} {rate:9.1f} {bare:13.1f} {rate / bare:5.2f}x")
+    print(f"   {'pool':10} {'images/s':>9} {'vs bare 2 procs':>16}")
+    for pool, (rate, ratio, _) in rows.items():
+        print(f"   {pool:10} {rate:9.1f} {ratio:15.2f}x")
     print("   ms per image (render = wait + hand-over + decode + operations + encode);")
-    print("   busy: the workers' share of the wall time spent decoding, operating, encoding")
     names = (*STAGES, "hand-over", "busy %")
     print("   " + f"{'pool':10}" + "".join(f"{s:>11}" for s in names))
     for pool, (_, _, stages) in rows.items():
         inside = stages["decode"] + stages["operations"] + stages["encode"]
         handover = stages["render"] - stages["wait"] - inside
-        busy = 100 * inside * IMAGES / (WORKERS * stages["wall"])
+        busy = 100 * inside * stages["per_worker"]
         values = [stages[s] * 1000 for s in STAGES] + [handover * 1000, busy]
         print("   " + f"{pool:10}" + "".join(f"{v:11.1f}" for v in values))
 
@@ -241,13 +272,7 @@ def main() -> int:
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(WORKERS, mp_context=context) as bare:
             asyncio.run(renders_alone(data, bare))
-            rows = {}
-            for pool in ("processes", "threads"):
-                work = Path(scratch) / pool
-                work.mkdir()
-                baseline = bare_rate(bare, data)
-                rate, stages = processing_alone(work, data, pool)
-                rows[pool] = (rate, baseline, stages)
+            rows = processing_alone(Path(scratch), data, bare)
         report_service(rows)
     print(f"command: {Path(sys.executable).name} -m bench processing")
     return 0
