@@ -161,20 +161,20 @@ async def open_blob_store(settings: Settings) -> AsyncIterator[BlobStore]:
 
 
 @contextlib.asynccontextmanager
-async def open_read_queries(stores: Stores) -> AsyncIterator[ReadQueries]:
-    """The API's read queries: on PostgreSQL through its own asynchronous pool, on SQLite
-    on the event loop's connection to the same file."""
-    url = stores.settings.database_url
+async def open_read_queries(settings: Settings, database: Database) -> AsyncIterator[ReadQueries]:
+    """The API's read queries on the read model's database: on PostgreSQL through an
+    asynchronous pool of their own, on SQLite on the event loop's connection to the file."""
+    url = settings.database_url
     if url is None:
-        assert isinstance(stores.database, SqliteDatabase)
-        yield SqlReadQueries(SqliteQueries(stores.database))
+        assert isinstance(database, SqliteDatabase)
+        yield SqlReadQueries(SqliteQueries(database))
         return
-    database = await PostgresQueries.open(url)
+    pool = await PostgresQueries.open(url)
     try:
-        yield SqlReadQueries(database)
+        yield SqlReadQueries(pool)
     finally:
         with anyio.CancelScope(shield=True):
-            await database.close()
+            await pool.close()
 
 
 # --- the parts ---------------------------------------------------------------------
@@ -344,7 +344,7 @@ async def serve(settings: Settings, *, embedded: bool = False) -> None:
     async with contextlib.AsyncExitStack() as opened:
         blobs = await opened.enter_async_context(open_blob_store(settings))
         stores = opened.enter_context(open_stores(settings, migrate=embedded, blobs=blobs))
-        queries = await opened.enter_async_context(open_read_queries(stores))
+        queries = await opened.enter_async_context(open_read_queries(settings, stores.database))
         projected = Pulse() if embedded else None
         app = create_app(api_services(stores, queries, projected=projected))
         if not embedded:
