@@ -5,11 +5,12 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 from api.deps import ApiServices
 from api.images import ImageController
 from api.problems import exception_handlers
+from api.request_metrics import RequestMetrics
 from api.system import health, ready
 
 # Room for the multipart framing and the other form fields around the file, so that an
@@ -22,11 +23,8 @@ DESCRIPTION = """Upload images, process them asynchronously with a pipeline spec
 
 # Grouped by route template (`/api/v1/images/{image_id}`), never by the raw path: one
 # series per route, not one per image. Probes and scrapes would only drown the traffic.
-REQUEST_METRICS = PrometheusConfig(
-    app_name="imgproc",
-    prefix="imgproc_http",
-    group_path=True,
-    exclude=["^/metrics$", "^/health$", "^/ready$"],
+REQUEST_METRICS = RequestMetrics(
+    app_name="imgproc", prefix="imgproc_http", exclude=["/metrics", "/health", "/ready"]
 )
 
 
@@ -42,7 +40,7 @@ def create_app(services: ApiServices) -> Litestar:
 
     return Litestar(
         route_handlers=[ImageController, health, ready, MetricsController],
-        middleware=[REQUEST_METRICS.middleware],
+        middleware=[REQUEST_METRICS],
         dependencies={"services": Provide(provide_services, use_cache=True, sync_to_thread=False)},
         exception_handlers=exception_handlers(services.max_upload_bytes),
         request_max_body_size=services.max_upload_bytes + FORM_OVERHEAD_BYTES,
