@@ -19,7 +19,12 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 
 DESCRIPTION = """Upload images, process them asynchronously with a pipeline spec such as
 `resize:100x100|grayscale`, and fetch the results. Every error is an RFC 9457
-`application/problem+json` document."""
+`application/problem+json` document.
+
+Reads answer from a read model that follows the commands a moment behind. To read
+your own writes, send the `version` a command answered with (body, or `Image-Version`
+header) back with the read, as `?min_version=N` or `Min-Image-Version: N`: the answer
+then reflects at least that version (right after a DELETE, 404)."""
 
 # Grouped by route template (`/api/v1/images/{image_id}`), never by the raw path: one
 # series per route, not one per image. Probes and scrapes would only drown the traffic.

@@ -132,3 +132,19 @@ async def test_a_version_that_is_not_a_positive_number_is_400(
     response = await client.get(f"/api/v1/images/{image_id}/status", params=given)
 
     assert_problem(response, 400)
+
+
+async def test_the_openapi_document_describes_the_contract(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    image = "/api/v1/images/{image_id}"
+
+    for path, method in [(image, "get"), (image, "head"), (f"{image}/status", "get")]:
+        parameters = {p["name"]: p for p in paths[path][method]["parameters"]}
+        assert "read your own writes" in parameters["min_version"]["description"].lower()
+        assert parameters["Min-Image-Version"]["in"] == "header"
+    for path, method, status in [
+        ("/api/v1/images", "post", "202"),
+        (f"{image}/process", "post", "202"),
+        (image, "delete", "200"),
+    ]:
+        assert "Image-Version" in paths[path][method]["responses"][status]["headers"]
