@@ -69,7 +69,6 @@ class ImageStatusBody(msgspec.Struct):
     result: Picture | None
     created_at: datetime
     updated_at: datetime
-    version: int  # the image's version this answer reflects
     links: ImageLinks
 
 
@@ -117,7 +116,6 @@ def status_body(row: ImageRow) -> ImageStatusBody:
         result=row.result if row.status is ImageStatus.PROCESSED else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        version=row.version,
         links=_links(row.id),
     )
 
