@@ -5,11 +5,12 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 from api.deps import ApiServices
 from api.images import ImageController
 from api.problems import exception_handlers
+from api.request_metrics import RequestMetrics
 from api.system import health, ready
 
 # Room for the multipart framing and the other form fields around the file, so that an
@@ -18,15 +19,17 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 
 DESCRIPTION = """Upload images, process them asynchronously with a pipeline spec such as
 `resize:100x100|grayscale`, and fetch the results. Every error is an RFC 9457
-`application/problem+json` document."""
+`application/problem+json` document.
+
+Reads answer from a read model that follows the commands a moment behind. To read
+your own writes, send the `version` a command answered with (body, or `Image-Version`
+header) back with the read, as `?min_version=N` or `Min-Image-Version: N`: the answer
+then reflects at least that version (right after a DELETE, 404)."""
 
 # Grouped by route template (`/api/v1/images/{image_id}`), never by the raw path: one
 # series per route, not one per image. Probes and scrapes would only drown the traffic.
-REQUEST_METRICS = PrometheusConfig(
-    app_name="imgproc",
-    prefix="imgproc_http",
-    group_path=True,
-    exclude=["^/metrics$", "^/health$", "^/ready$"],
+REQUEST_METRICS = RequestMetrics(
+    app_name="imgproc", prefix="imgproc_http", exclude=["/metrics", "/health", "/ready"]
 )
 
 
@@ -42,7 +45,7 @@ def create_app(services: ApiServices) -> Litestar:
 
     return Litestar(
         route_handlers=[ImageController, health, ready, MetricsController],
-        middleware=[REQUEST_METRICS.middleware],
+        middleware=[REQUEST_METRICS],
         dependencies={"services": Provide(provide_services, use_cache=True, sync_to_thread=False)},
         exception_handlers=exception_handlers(services.max_upload_bytes),
         request_max_body_size=services.max_upload_bytes + FORM_OVERHEAD_BYTES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,7 +15,7 @@ from litestar.params import SkipValidation
 from commands.application import ImageCommands
 from commands.blobs import BlobStore
 from commands.log import EventLog
-from projections.store import ReadModel
+from projections.queries import Pulse, ReadQueries
 
 if TYPE_CHECKING:
     # Only the result type: the probe itself is passed in, so Pillow is not imported here.
@@ -33,16 +33,24 @@ class ApiServices:
     `probe(data, max_pixels=...)` identifies an upload from its header (raising an
     InvalidImage subclass); `notify` is called after every recorded command so that
     in-process followers of the event log wake up at once instead of at their next poll.
+
+    A read that carries the version a command answered with waits up to
+    `read_your_writes_wait` seconds for the projection to reach it: woken by `projected`
+    when the projector runs in this process, else looking again every
+    `read_your_writes_poll` seconds; then it asks the event store.
     """
 
     commands: ImageCommands
-    read_model: ReadModel
+    queries: ReadQueries
     log: EventLog
     blobs: BlobStore
     probe: Callable[..., ImageInfo]
     max_pixels: int
     max_upload_bytes: int
     notify: Callable[[], None] | None = None
+    projected: Pulse = field(default_factory=Pulse)
+    read_your_writes_wait: float = 2.0
+    read_your_writes_poll: float = 0.02
 
 
 def notify_followers(services: ApiServices) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any, NamedTuple
@@ -45,20 +47,41 @@ def parse_image_id(text: str) -> UUID:
     return image_id
 
 
-async def find_image(services: ApiServices, image_id: UUID) -> ImageRow:
+async def find_image(
+    services: ApiServices, image_id: UUID, min_version: int | None = None
+) -> ImageRow:
     """The image's row; deleted and unknown images are not found.
 
-    The projection may lag behind the event store (right after a command, or while
-    a projector catches up), so the row is brought up to date with whatever events
-    of the image it has not applied yet: one indexed look-up, usually empty. A
-    client reads its own writes, and an image never seems to go back in time.
+    Without `min_version`, the row as the projection has it: one query. With it (the
+    version a command answered with), read-your-writes: the row once the projection has
+    reached that version, waiting for it a bounded time, and after that the row brought
+    up to date from the event store's history of the image.
     """
-    row = await in_thread(services.read_model.get, image_id)
-    newer = await in_thread(services.log.history, image_id, row.version if row else 0)
-    row = replay(newer, row)
+    if min_version is None:
+        row = await services.queries.get(image_id)
+    else:
+        row = await _at_least(services, image_id, min_version)
     if row is None or row.status is ImageStatus.DELETED:
         raise ImageNotFound(image_id)
     return row
+
+
+async def _at_least(services: ApiServices, image_id: UUID, version: int) -> ImageRow | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + services.read_your_writes_wait
+    while True:
+        projected = services.projected.next_beat()  # taken before the read: none is missed
+        row = await services.queries.get(image_id)
+        if row is not None and row.version >= version:
+            return row
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(projected.wait(), min(left, services.read_your_writes_poll))
+    # The projection is behind (or stopped): the event store has every event.
+    newer = await in_thread(services.log.history, image_id, row.version if row else 0)
+    return replay(newer, row)
 
 
 def original_blob(row: ImageRow) -> Blob:
@@ -98,13 +121,14 @@ async def blob_response(
     services: ApiServices,
     image_id: str,
     choose: Callable[[ImageRow], Blob],
+    min_version: int | None = None,
     *,
     body: bool = True,
 ) -> Response[Any]:
     """The image's blob that `choose` picks (served_blob or original_blob), with its
     validators; a 304 when the client's copy is current. Without the body (HEAD) the store
     is asked whether the bytes are there (so the status is GET's), never for the bytes."""
-    blob = choose(await find_image(services, parse_image_id(image_id)))
+    blob = choose(await find_image(services, parse_image_id(image_id), min_version))
     validators = {"ETag": etag_for(blob.key), "Cache-Control": blob.cache_control}
     if _matches(request.headers.get("if-none-match"), validators["ETag"]):
         return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=validators)

@@ -30,13 +30,22 @@ class ProcessRequest(msgspec.Struct):
     processing: str
 
 
+# The response header that carries the image's version after a command, and the request
+# header (or query parameter) a read carries it back in.
+VERSION_HEADER = "Image-Version"
+MIN_VERSION_HEADER = "Min-Image-Version"
+MIN_VERSION_PARAMETER = "min_version"
+
+
 class Accepted(msgspec.Struct):
     id: UUID
     status: ImageStatus
+    version: int  # the image's version once the command was recorded
 
 
-class Message(msgspec.Struct):
+class Deleted(msgspec.Struct):
     message: str
+    version: int  # the image's version once the deletion was recorded
 
 
 class ImageLinks(msgspec.Struct):

@@ -47,7 +47,7 @@ async def ready(services: Services) -> Readiness:
 def _checks(services: ApiServices) -> dict[str, Callable[[], Awaitable[object]]]:
     return {
         "blob store": services.blobs.check,
-        "read model": lambda: in_thread(services.read_model.get, _PROBE_ID),
+        "read model": lambda: services.queries.get(_PROBE_ID),
         "event store": lambda: in_thread(services.log.head),
     }
 

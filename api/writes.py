@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 from api.deps import ApiServices, in_thread, notify_followers
 from api.schemas import Accepted, ImageUpload
+from commands.application import version_after_upload
 from commands.errors import EventStoreUnavailable
 from commands.messages import DeleteImage, RequestProcessing, UploadImage
 from domain.errors import EmptyImage, ImageNotFound, ImageTooLarge
@@ -69,19 +70,21 @@ async def accept_upload(services: ApiServices, upload: ImageUpload) -> Accepted:
     notify_followers(services)
     metrics.images_uploaded.inc()
     status = ImageStatus.UPLOADED if spec is None else ImageStatus.PROCESSING
-    return Accepted(id=image_id, status=status)
+    return Accepted(id=image_id, status=status, version=version_after_upload(command))
 
 
 async def request_processing(services: ApiServices, image_id: UUID, spec_text: str) -> Accepted:
     command = RequestProcessing(image_id=image_id, spec=parse_spec(spec_text).canonical)
-    await in_thread(services.commands.request_processing, command)
+    version = await in_thread(services.commands.request_processing, command)
     notify_followers(services)
-    return Accepted(id=image_id, status=ImageStatus.PROCESSING)
+    return Accepted(id=image_id, status=ImageStatus.PROCESSING, version=version)
 
 
-async def delete_image(services: ApiServices, image_id: UUID) -> None:
-    await in_thread(services.commands.delete, DeleteImage(image_id=image_id))
+async def delete_image(services: ApiServices, image_id: UUID) -> int:
+    """The image's version once deleted."""
+    version = await in_thread(services.commands.delete, DeleteImage(image_id=image_id))
     notify_followers(services)
+    return version
 
 
 async def _recorded(services: ApiServices, image_id: UUID) -> bool:

@@ -39,10 +39,11 @@ from infra.event_store import SqlEventLog, notification_channel, open_image_comm
 from infra.filesystem import FilesystemBlobStore
 from infra.metrics import serve_metrics
 from infra.migrate import current_revision, upgrade
-from infra.postgres import PostgresDatabase, PostgresSession
+from infra.postgres import PostgresDatabase, PostgresQueries, PostgresSession
 from infra.settings import Settings, SettingsError
-from infra.sqlite import SqliteDatabase
+from infra.sqlite import SqliteDatabase, SqliteQueries
 from projections.batches import batches
+from projections.queries import Pulse, ReadQueries, SqlReadQueries
 from projections.sql import Database, SqlReadModel
 from projections.tracking import SqlTracking
 from workers.consumer import Consumer
@@ -159,31 +160,56 @@ async def open_blob_store(settings: Settings) -> AsyncIterator[BlobStore]:
         yield store
 
 
+@contextlib.asynccontextmanager
+async def open_read_queries(settings: Settings, database: Database) -> AsyncIterator[ReadQueries]:
+    """The API's read queries on the read model's database: on PostgreSQL through an
+    asynchronous pool of their own, on SQLite on the event loop's connection to the file."""
+    url = settings.database_url
+    if url is None:
+        assert isinstance(database, SqliteDatabase)
+        yield SqlReadQueries(SqliteQueries(database))
+        return
+    pool = await PostgresQueries.open(url)
+    try:
+        yield SqlReadQueries(pool)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await pool.close()
+
+
 # --- the parts ---------------------------------------------------------------------
 
 
-def api_services(stores: Stores, *, in_process_followers: bool = False) -> ApiServices:
-    """What the API talks to; with followers in the same process, each recorded command
-    rings their doorbell so they wake at once instead of at their next poll."""
+def api_services(
+    stores: Stores, queries: ReadQueries, *, projected: Pulse | None = None
+) -> ApiServices:
+    """What the API talks to. With followers in the same process (`projected`: the pulse
+    the projector beats), each recorded command rings their doorbell so they wake at once
+    instead of at their next poll, and a read waiting for its own write wakes with them."""
     from api.deps import ApiServices
 
+    in_process = projected is not None
     return ApiServices(
         commands=stores.commands,
-        read_model=stores.read_model,
+        queries=queries,
         log=stores.log,
         blobs=stores.blobs,
         probe=imaging.probe,
         max_upload_bytes=stores.settings.max_upload_bytes,
         max_pixels=stores.settings.max_pixels,
-        notify=stores.doorbell.ring if in_process_followers else None,
+        notify=stores.doorbell.ring if in_process else None,
+        projected=projected if projected is not None else Pulse(),
+        read_your_writes_wait=stores.settings.read_your_writes_wait,
     )
 
 
-def consumer(role: Role, stores: Stores) -> Consumer:
-    """The consumer of the event stream that does a role's work."""
+def consumer(role: Role, stores: Stores, *, projected: Pulse | None = None) -> Consumer:
+    """The consumer of the event stream that does a role's work; the projector beats
+    `projected` after each batch it saves."""
     match role:
         case Role.PROJECTOR:
-            return ProjectorRunner(stores.read_model, stores.log)
+            saved = projected.beat if projected is not None else None
+            return ProjectorRunner(stores.read_model, stores.log, saved=saved)
         case Role.JANITOR:
             return Janitor(stores.blobs)
         case Role.PROCESSOR:
@@ -315,21 +341,26 @@ async def serve(settings: Settings, *, embedded: bool = False) -> None:
     check_can_listen(settings.host, settings.port)  # before the data directory is created
     if not embedded:
         check_migrated(settings)
-    async with open_blob_store(settings) as blobs:
-        with open_stores(settings, migrate=embedded, blobs=blobs) as stores:
-            app = create_app(api_services(stores, in_process_followers=embedded))
-            if not embedded:
-                await serve_http(app, settings)
-                return
-            stores.doorbell.bind(asyncio.get_running_loop())
-            log.info(
-                "data in %s, %s, blobs in %s",
-                settings.data_dir,
-                "PostgreSQL" if settings.uses_postgres else "SQLite",
-                f"S3 bucket {settings.bucket}" if settings.uses_s3 else settings.blob_dir,
-            )
-            followers = [log_follower(stores, consumer(role, stores)) for role in CONSUMERS]
-            await serve_http(app, settings, [follower.run for follower in followers])
+    async with contextlib.AsyncExitStack() as opened:
+        blobs = await opened.enter_async_context(open_blob_store(settings))
+        stores = opened.enter_context(open_stores(settings, migrate=embedded, blobs=blobs))
+        queries = await opened.enter_async_context(open_read_queries(settings, stores.database))
+        projected = Pulse() if embedded else None
+        app = create_app(api_services(stores, queries, projected=projected))
+        if not embedded:
+            await serve_http(app, settings)
+            return
+        stores.doorbell.bind(asyncio.get_running_loop())
+        log.info(
+            "data in %s, %s, blobs in %s",
+            settings.data_dir,
+            "PostgreSQL" if settings.uses_postgres else "SQLite",
+            f"S3 bucket {settings.bucket}" if settings.uses_s3 else settings.blob_dir,
+        )
+        followers = [
+            log_follower(stores, consumer(role, stores, projected=projected)) for role in CONSUMERS
+        ]
+        await serve_http(app, settings, [follower.run for follower in followers])
 
 
 async def run_consumer(role: Role, settings: Settings) -> None:

@@ -27,6 +27,12 @@ T = TypeVar("T")
 CONFLICT_RETRIES = 5
 
 
+def version_after_upload(command: UploadImage) -> int:
+    """The image's version once ImageCommands.upload has recorded the command: its upload,
+    and its processing request when a spec came with it."""
+    return 1 if command.spec is None else 2
+
+
 class ImageCommands(Application[UUID]):
     """Records what happens to images in the event store.
 
@@ -51,9 +57,11 @@ class ImageCommands(Application[UUID]):
         return image.id
 
     def request_processing(self, command: RequestProcessing) -> int:
+        """The image's version once the request is recorded."""
+
         def act(image: Image) -> int:
             image.request_processing(command.spec)
-            return image.request_no
+            return image.version
 
         return self._change(command.image_id, act)
 
@@ -77,9 +85,15 @@ class ImageCommands(Application[UUID]):
             ),
         )
 
-    def delete(self, command: DeleteImage) -> None:
+    def delete(self, command: DeleteImage) -> int:
+        """The image's version once the deletion is recorded."""
+
+        def act(image: Image) -> int:
+            image.delete()
+            return image.version
+
         try:
-            self._change(command.image_id, lambda image: image.delete())
+            return self._change(command.image_id, act)
         except ImageAlreadyDeleted:
             raise ImageNotFound(command.image_id) from None
 

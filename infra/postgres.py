@@ -11,14 +11,14 @@ connection) surfaces as `DependencyUnavailable("postgres", ...)`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from infra.errors import DependencyUnavailable
 
@@ -112,6 +112,50 @@ class PostgresDatabase:
 
     def close(self) -> None:
         self._pool.close()
+
+
+class PostgresQueries:
+    """The read queries' database (projections/queries.py) on psycopg's asynchronous
+    pool: each statement is one round trip on the event loop, in autocommit, with no
+    thread between the request and the server.
+
+    Connections are not checked when taken from the pool (that would double the round
+    trips): one broken by a server restart fails its statement with a 503, and the pool
+    replaces it.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresQueries:
+        check_reachable(url)
+        timeout = CONNECT_TIMEOUT_SECONDS
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url,
+            min_size=POOL_MIN_SIZE,
+            max_size=POOL_MAX_SIZE,
+            open=False,
+            timeout=timeout,
+            kwargs={"connect_timeout": timeout, "options": "-c TimeZone=UTC", "autocommit": True},
+            name="imgproc-reads",
+        )
+        try:
+            await pool.open(wait=True, timeout=timeout)
+        except psycopg.OperationalError as e:
+            await pool.close()
+            raise DependencyUnavailable("postgres", str(e)) from e
+        return cls(pool)
+
+    async def fetch(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        with _unavailable():
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(_format_style(statement), params)
+                rows: list[Any] = await cursor.fetchall()
+                return rows
+
+    async def close(self) -> None:
+        await self._pool.close()
 
 
 class PostgresSession:

@@ -52,6 +52,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     processing_time_limit: Seconds = 30.0  # seconds one image may take
     max_output_dimension: Count = 16384  # pixels a side of any result
     poll_interval: Seconds = 0.05  # seconds between idle polls of the event log
+    # How long a read carrying a command's version waits for the read model to reach it
+    # before the event store answers it.
+    read_your_writes_wait: Seconds = 2.0
     log_level: str = "INFO"
     # Worker processes serve their Prometheus metrics on this port (on `host`); unset, none.
     metrics_port: Port | None = None

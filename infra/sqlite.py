@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+import anyio.to_thread
 
 from infra.errors import DependencyUnavailable
 
@@ -63,6 +65,15 @@ class SqliteDatabase:
                 raise DependencyUnavailable("sqlite", str(e)) from e
             raise
 
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of one read-only statement, run outside BEGIN and COMMIT: SQLite runs
+        a lone statement in a transaction of its own, and saves two round trips."""
+        connection = self._connection()
+        try:
+            return connection.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as e:
+            raise DependencyUnavailable("sqlite", str(e)) from e
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -94,3 +105,21 @@ class SqliteDatabase:
                 raise DependencyUnavailable("sqlite", str(e)) from e
             self._connections[thread] = connection
         return connection
+
+
+class SqliteQueries:
+    """The read queries' database (projections/queries.py) on SQLite.
+
+    A one-row look-up by primary key takes a few microseconds, less than handing it to
+    a worker thread and back, so by default it runs on the caller's thread (the event
+    loop's) on that thread's own connection. With WAL a reader never waits for a writer.
+    """
+
+    def __init__(self, database: SqliteDatabase, *, in_thread: bool = False) -> None:
+        self._database = database
+        self._in_thread = in_thread
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        if self._in_thread:
+            return await anyio.to_thread.run_sync(self._database.fetch, sql, params)
+        return self._database.fetch(sql, params)

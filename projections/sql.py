@@ -72,7 +72,7 @@ class SqlRows:
         ids = [str(image_id) for image_id in dict.fromkeys(image_ids)]
         found: dict[UUID, ImageRow] = {}
         for chunk in _chunks(ids, BATCH_ROWS):
-            self._cursor.execute(_select_statement(self._table, len(chunk)), chunk)
+            self._cursor.execute(select_statement(self._table, len(chunk)), chunk)
             found.update((row.id, row) for row in map(row_from_values, self._cursor.fetchall()))
         return found
 
@@ -100,26 +100,11 @@ class SqlReadModel:
             return SqlRows(cursor, self._db.dialect).get_many(image_ids)
 
     def list(self, *, status: ImageStatus | None, limit: int, cursor: str | None) -> Page:
-        if limit < 1:
-            raise ValueError(f"limit must be positive, not {limit}")
-        params: list[Any]
-        if status is None:
-            conditions, params = ["status <> ?"], [ImageStatus.DELETED.value]
-        else:
-            conditions, params = ["status = ?"], [status.value]
-        if cursor is not None:
-            conditions.append("created_position < ?")
-            params.append(decode_cursor(cursor))
-        query = (
-            f"SELECT {', '.join(COLUMNS)} FROM image_status WHERE {' AND '.join(conditions)} "
-            f"ORDER BY created_position DESC LIMIT {limit + 1:d}"
-        )
+        query, params = list_statement(status=status, limit=limit, cursor=cursor)
         with self._db.transaction(readonly=True) as db_cursor:
             db_cursor.execute(query, params)
             rows = [row_from_values(row) for row in db_cursor.fetchall()]
-        items = rows[:limit]
-        next_cursor = encode_cursor(items[-1].created_position) if len(rows) > limit else None
-        return Page(items=items, next_cursor=next_cursor)
+        return page_of(rows, limit)
 
     def save(self, rows: Sequence[ImageRow]) -> None:
         """Upsert the rows in one transaction; of several rows of one image, the last."""
@@ -127,6 +112,35 @@ class SqlReadModel:
         if latest:
             with self._db.transaction() as cursor:
                 SqlRows(cursor, self._db.dialect).save(latest)
+
+
+def list_statement(
+    *, status: ImageStatus | None, limit: int, cursor: str | None
+) -> tuple[str, list[Any]]:
+    """A page of image_status, newest first, and its parameters: one row more than the
+    page, which says whether another follows (page_of)."""
+    if limit < 1:
+        raise ValueError(f"limit must be positive, not {limit}")
+    params: list[Any]
+    if status is None:
+        conditions, params = ["status <> ?"], [ImageStatus.DELETED.value]
+    else:
+        conditions, params = ["status = ?"], [status.value]
+    if cursor is not None:
+        conditions.append("created_position < ?")
+        params.append(decode_cursor(cursor))
+    query = (
+        f"SELECT {', '.join(COLUMNS)} FROM image_status WHERE {' AND '.join(conditions)} "
+        f"ORDER BY created_position DESC LIMIT {limit + 1:d}"
+    )
+    return query, params
+
+
+def page_of(rows: Sequence[ImageRow], limit: int) -> Page:
+    """The page list_statement's rows make."""
+    items = list(rows[:limit])
+    next_cursor = encode_cursor(items[-1].created_position) if len(rows) > limit else None
+    return Page(items=items, next_cursor=next_cursor)
 
 
 def row_from_values(values: Sequence[Any]) -> ImageRow:
@@ -170,7 +184,7 @@ def _on_conflict(table: str) -> str:
     return f" ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table}.version < excluded.version"
 
 
-def _select_statement(table: str, count: int) -> str:
+def select_statement(table: str, count: int) -> str:
     marks = ", ".join("?" for _ in range(count))
     return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE id IN ({marks})"
 

@@ -31,6 +31,7 @@ from domain.status import ImageStatus
 from infra.blobs import CHUNK_SIZE
 from infra.errors import BlobNotFound, DependencyUnavailable
 from infra.settings import Settings
+from projections.queries import ReadQueries
 from projections.rows import ImageRow, Page
 from projections.store import ReadModel, decode_cursor, encode_cursor
 from projections.tracking import Tracking
@@ -129,6 +130,22 @@ class InMemoryReadModel:
                 self.rows[row.id] = row
 
 
+class InMemoryReadQueries:
+    """ReadQueries on an InMemoryReadModel's rows. `calls` counts the queries asked."""
+
+    def __init__(self, model: InMemoryReadModel) -> None:
+        self.model = model
+        self.calls = 0
+
+    async def get(self, image_id: UUID) -> ImageRow | None:
+        self.calls += 1
+        return self.model.get(image_id)
+
+    async def list(self, *, status: ImageStatus | None, limit: int, cursor: str | None) -> Page:
+        self.calls += 1
+        return self.model.list(status=status, limit=limit, cursor=cursor)
+
+
 class InMemoryTracking:
     """Tracking positions in a dict."""
 
@@ -196,6 +213,10 @@ class FakePorts:
     read_model: InMemoryReadModel = field(default_factory=InMemoryReadModel)
     tracking: InMemoryTracking = field(default_factory=InMemoryTracking)
     blobs: InMemoryBlobStore = field(default_factory=InMemoryBlobStore)
+    queries: InMemoryReadQueries = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queries = InMemoryReadQueries(self.read_model)
 
     def project(self) -> int:
         """Project every event after the projector's position; return how many there were."""
@@ -229,6 +250,7 @@ if TYPE_CHECKING:
     # The type checker holds each fake to its port.
     _blob_store: BlobStore = InMemoryBlobStore()
     _read_model: ReadModel = InMemoryReadModel()
+    _read_queries: ReadQueries = InMemoryReadQueries(InMemoryReadModel())
     _tracking: Tracking = InMemoryTracking()
     _event_log: EventLog = InMemoryEventLog(ImageCommands())
 

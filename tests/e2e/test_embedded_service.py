@@ -63,14 +63,18 @@ def test_upload_resize_fetch_delete(service: Service) -> None:
 
         deleted = client.delete(f"/api/v1/images/{image_id}")
         assert deleted.status_code == 200
-        assert deleted.json() == {"message": "Image deleted successfully"}
-        # Reads answer 404 as soon as the projection has the deletion.
+        version = deleted.json()["version"]
+        assert deleted.json() == {"message": "Image deleted successfully", "version": version}
+        assert deleted.headers["image-version"] == str(version)
+        # The deleting client, carrying the version, reads 404 at once.
+        for path in ("", "/status", "/original"):
+            url = f"/api/v1/images/{image_id}{path}"
+            assert client.get(url, params={"min_version": version}).status_code == 404
+        # Others too, as soon as the projection has the deletion.
         deadline = time.monotonic() + 10
         while client.get(f"/api/v1/images/{image_id}/status").status_code != 404:
             assert time.monotonic() < deadline, "still readable 10 s after deletion"
             time.sleep(0.02)
-        for path in ("", "/status", "/original"):
-            assert client.get(f"/api/v1/images/{image_id}{path}").status_code == 404
 
         blobs = service.data_dir / "blobs" / "images" / image_id
         deadline = time.monotonic() + 10

@@ -101,14 +101,22 @@ def test_every_upload_is_processed_exactly_once_and_deleted_blobs_leave_s3(
             assert image.size == (100, 75)
 
         doomed, kept = ids[:DELETED], ids[DELETED:]
+        versions = {}
         for image_id in doomed:
-            assert client.delete(f"/api/v1/images/{image_id}").status_code == 200
+            deleted = client.delete(f"/api/v1/images/{image_id}")
+            assert deleted.status_code == 200
+            versions[image_id] = deleted.headers["image-version"]
 
         deadline = time.monotonic() + WITHIN
         while any(topology.blob_keys(f"images/{image_id}/") for image_id in doomed):
             assert time.monotonic() < deadline, "the janitor left blobs behind"
             time.sleep(0.25)
-        assert all(client.get(f"/api/v1/images/{i}").status_code == 404 for i in doomed)
+        # Read-your-writes: carrying the deletion's version, the deleting client reads 404.
+        for image_id, version in versions.items():
+            response = client.get(
+                f"/api/v1/images/{image_id}", headers={"Min-Image-Version": version}
+            )
+            assert response.status_code == 404
         assert all(len(topology.blob_keys(f"images/{i}/")) == 2 for i in kept)
 
 

@@ -1,6 +1,6 @@
 """The ReadModel contract, held by the SQL read model on SQLite and on PostgreSQL and by
-the in-memory fake the unit tests lean on; and likewise the Tracking contract. What one
-does, all of them do.
+the in-memory fake the unit tests lean on; and likewise the Tracking contract, and the
+ReadQueries the API reads the same rows through. What one does, all of them do.
 
 tests/integration/test_read_model.py keeps only what is particular to SQL.
 """
@@ -8,8 +8,12 @@ tests/integration/test_read_model.py keeps only what is particular to SQL.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,14 +21,15 @@ from uuid import UUID, uuid4
 import msgspec
 import pytest
 
-from cli.bootstrap import open_database
+from cli.bootstrap import open_database, open_read_queries
 from domain.status import ImageStatus
 from infra.migrate import upgrade
+from projections.queries import ReadQueries
 from projections.rows import ImageRow
 from projections.sql import SqlReadModel
 from projections.store import InvalidCursor, ReadModel
 from projections.tracking import SqlTracking, Tracking
-from tests.fakes import InMemoryReadModel, InMemoryTracking
+from tests.fakes import InMemoryReadModel, InMemoryReadQueries, InMemoryTracking
 
 pytest_plugins = ["tests.integration.backends"]
 
@@ -32,11 +37,20 @@ STORES = ["sqlite", "postgres", "memory"]
 UPLOADED_AT = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
 
+@dataclass
+class Stores:
+    model: ReadModel
+    tracking: Tracking
+    open_queries: Callable[[], AbstractAsyncContextManager[ReadQueries]]
+
+
 @pytest.fixture(params=STORES)
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ReadModel, Tracking]]:
-    """A read model and the tracking positions beside it, empty."""
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
+    """A read model, the tracking positions beside it, and the queries on it, empty."""
     if request.param == "memory":
-        yield InMemoryReadModel(), InMemoryTracking()
+        memory = InMemoryReadModel()
+        queries = InMemoryReadQueries(memory)
+        yield Stores(memory, InMemoryTracking(), lambda: contextlib.nullcontext(queries))
         return
     from tests.integration.backends import fresh_settings  # a plugin: loaded by pytest first
 
@@ -44,19 +58,29 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Rea
         upgrade(settings)
         database = open_database(settings)
         try:
-            yield SqlReadModel(database), SqlTracking(database)
+            yield Stores(
+                SqlReadModel(database),
+                SqlTracking(database),
+                partial(open_read_queries, settings, database),
+            )
         finally:
             database.close()
 
 
 @pytest.fixture
-def model(stores: tuple[ReadModel, Tracking]) -> ReadModel:
-    return stores[0]
+def model(stores: Stores) -> ReadModel:
+    return stores.model
 
 
 @pytest.fixture
-def tracking(stores: tuple[ReadModel, Tracking]) -> Tracking:
-    return stores[1]
+def tracking(stores: Stores) -> Tracking:
+    return stores.tracking
+
+
+@pytest.fixture
+async def queries(stores: Stores) -> AsyncIterator[ReadQueries]:
+    async with stores.open_queries() as opened:
+        yield opened
 
 
 def row(position: int, status: ImageStatus = ImageStatus.UPLOADED, **changes: Any) -> ImageRow:
@@ -221,6 +245,47 @@ def test_a_cursor_may_name_the_largest_position_the_log_can_have(model: ReadMode
     page = model.list(status=None, limit=10, cursor=as_cursor(BIGINT_MAX))
 
     assert [r.created_position for r in page.items] == [1]
+
+
+async def test_the_queries_read_the_rows_as_saved(model: ReadModel, queries: ReadQueries) -> None:
+    processed = row(
+        1,
+        ImageStatus.PROCESSED,
+        spec="resize:100x100",
+        request_no=1,
+        result_key="results/1",
+        result_content_type="image/webp",
+        result_size=321,
+        result_width=100,
+        result_height=75,
+        version=3,
+    )
+    model.save([processed, row(2)])
+
+    assert await queries.get(processed.id) == processed
+    assert await queries.get(uuid4()) is None
+
+
+async def test_the_queries_page_and_filter_as_the_model_does(
+    model: ReadModel, queries: ReadQueries
+) -> None:
+    rows = [row(p, ImageStatus.DELETED if p == 4 else ImageStatus.UPLOADED) for p in range(1, 7)]
+    model.save(rows)
+
+    for status in (None, ImageStatus.UPLOADED, ImageStatus.DELETED, ImageStatus.FAILED):
+        cursor: str | None = None
+        while True:
+            page = await queries.list(status=status, limit=2, cursor=cursor)
+            assert page == model.list(status=status, limit=2, cursor=cursor)
+            if (cursor := page.next_cursor) is None:
+                break
+    first = await queries.list(status=None, limit=3, cursor=None)
+    assert [r.created_position for r in first.items] == [6, 5, 3]
+
+
+async def test_the_queries_refuse_a_cursor_they_did_not_issue(queries: ReadQueries) -> None:
+    with pytest.raises(InvalidCursor):
+        await queries.list(status=None, limit=10, cursor="not a cursor")
 
 
 def test_a_name_without_a_position_starts_at_zero(tracking: Tracking) -> None:

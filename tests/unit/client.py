@@ -18,11 +18,19 @@ RESULT = image_bytes(20, 15, "GIF")
 
 async def upload(client: httpx.AsyncClient, processing: str | None = None) -> UUID:
     """Upload ORIGINAL as cat.png, with a processing spec if one is given."""
+    image_id, _version = await upload_versioned(client, processing)
+    return image_id
+
+
+async def upload_versioned(
+    client: httpx.AsyncClient, processing: str | None = None
+) -> tuple[UUID, int]:
+    """Upload as `upload` does; the id, and the version the 202 answered with."""
     form = {"processing": processing} if processing else {}
     files = {"image": ("cat.png", ORIGINAL, "image/png")}
     response = await client.post("/api/v1/images", files=files, data=form)
     assert response.status_code == 202
-    return UUID(response.json()["id"])
+    return UUID(response.json()["id"]), int(response.headers["image-version"])
 
 
 async def complete(ports: FakePorts, image_id: UUID) -> str:

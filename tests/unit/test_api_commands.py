@@ -25,7 +25,9 @@ async def test_a_processed_image_can_be_processed_again_with_a_new_spec(
     response = await process(client, image_id, "Thumbnail:50 | grayscale")
 
     assert response.status_code == 202
-    assert response.json() == {"id": str(image_id), "status": "processing"}
+    # Uploaded, requested, completed: the new request is the image's fourth event.
+    assert response.json() == {"id": str(image_id), "status": "processing", "version": 4}
+    assert response.headers["image-version"] == "4"
     assert response.headers["location"] == f"/api/v1/images/{image_id}/status"
     latest = ports.log.history(image_id)[-1]
     assert latest.data == ev.ProcessingRequested(request_no=2, spec="thumbnail:50|grayscale")
@@ -90,7 +92,8 @@ async def test_deleting_answers_200_once_and_404_after(
     second = await client.delete(f"/api/v1/images/{image_id}")
 
     assert first.status_code == 200
-    assert first.json() == {"message": "Image deleted successfully"}
+    assert first.json() == {"message": "Image deleted successfully", "version": 2}
+    assert first.headers["image-version"] == "2"
     assert second.status_code == 404
     assert isinstance(ports.log.history(image_id)[-1].data, ev.ImageDeleted)
 

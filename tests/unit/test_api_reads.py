@@ -1,4 +1,8 @@
-"""Reading images: bytes with cache validators, status, history; 404 for what is not there."""
+"""Reading images: bytes with cache validators, status, history; 404 for what is not there.
+
+Reads answer from the read model, so most stories project the log first, as the projector
+would; tests/unit/test_api_read_your_writes.py tells what a read carrying a version does.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,22 @@ import pytest
 from commands.messages import DeleteImage, FailProcessing
 from domain.keys import original_key
 from tests.fakes import FakePorts
-from tests.unit.client import ORIGINAL, PROBLEM, RESULT, assert_problem, complete, upload
+from tests.unit.client import (
+    ORIGINAL,
+    PROBLEM,
+    RESULT,
+    assert_problem,
+    complete,
+    upload,
+    upload_versioned,
+)
 
 
 async def test_an_image_uploaded_without_a_spec_serves_its_original(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, ports: FakePorts
 ) -> None:
     image_id = await upload(client)
+    ports.project()
 
     response = await client.get(f"/api/v1/images/{image_id}")
 
@@ -49,6 +62,7 @@ async def test_a_client_holding_the_current_etag_gets_304(
 ) -> None:
     image_id = await upload(client, "grayscale")
     await complete(ports, image_id)
+    ports.project()
     url = f"/api/v1/images/{image_id}"
     etag = (await client.get(url)).headers["etag"]
 
@@ -63,9 +77,10 @@ async def test_a_client_holding_the_current_etag_gets_304(
 
 
 async def test_while_processing_the_image_is_a_409_carrying_its_status(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, ports: FakePorts
 ) -> None:
     image_id = await upload(client, "resize:10x10")
+    ports.project()
 
     response = await client.get(f"/api/v1/images/{image_id}")
 
@@ -85,6 +100,7 @@ async def test_a_failed_image_is_a_409_carrying_the_reason(
     ports.commands.fail_processing(
         FailProcessing(image_id=image_id, request_no=1, reason="decoder gave up")
     )
+    ports.project()
 
     problem = (await client.get(f"/api/v1/images/{image_id}")).json()
 
@@ -96,6 +112,7 @@ async def test_the_original_is_served_as_immutable(
 ) -> None:
     image_id = await upload(client, "grayscale")
     await complete(ports, image_id)
+    ports.project()
 
     response = await client.get(f"/api/v1/images/{image_id}/original")
 
@@ -116,6 +133,7 @@ async def test_head_answers_what_get_would_without_the_bytes(
 ) -> None:
     image_id = await upload(client, "resize:20x20|format:gif")
     await complete(ports, image_id)
+    ports.project()
     url = f"/api/v1/images/{image_id}{suffix}"
     got = await client.get(url)
     ports.blobs.failing = {"stream"}  # HEAD never reads the bytes
@@ -140,6 +158,7 @@ async def test_head_of_an_unknown_deleted_or_bytes_missing_image_is_404(
     deleted, bytes_gone = await upload(client), await upload(client)
     ports.commands.delete(DeleteImage(image_id=deleted))
     await ports.blobs.delete(original_key(bytes_gone))
+    ports.project()
 
     for image_id in (uuid4(), deleted, bytes_gone):
         response = await client.head(f"/api/v1/images/{image_id}{suffix}")
@@ -147,8 +166,11 @@ async def test_head_of_an_unknown_deleted_or_bytes_missing_image_is_404(
         assert response.headers["content-type"] == PROBLEM
 
 
-async def test_head_of_an_image_still_processing_is_409(client: httpx.AsyncClient) -> None:
+async def test_head_of_an_image_still_processing_is_409(
+    client: httpx.AsyncClient, ports: FakePorts
+) -> None:
     image_id = await upload(client, "resize:10x10")
+    ports.project()
 
     response = await client.head(f"/api/v1/images/{image_id}")
 
@@ -158,10 +180,12 @@ async def test_head_of_an_image_still_processing_is_409(client: httpx.AsyncClien
 async def test_status_is_answered_right_after_upload_before_the_projection_catches_up(
     client: httpx.AsyncClient, ports: FakePorts
 ) -> None:
-    image_id = await upload(client, "Resize:100X100")
+    image_id, version = await upload_versioned(client, "Resize:100X100")
     assert ports.read_model.get(image_id) is None
 
-    status = (await client.get(f"/api/v1/images/{image_id}/status")).json()
+    url = f"/api/v1/images/{image_id}/status"
+    assert (await client.get(url)).status_code == 404, "without the version: the row, none yet"
+    status = (await client.get(url, params={"min_version": version})).json()
 
     assert status["id"] == str(image_id)
     assert status["status"] == "processing"
@@ -172,16 +196,18 @@ async def test_status_is_answered_right_after_upload_before_the_projection_catch
     assert status["links"]["original"] == f"/api/v1/images/{image_id}/original"
 
 
-async def test_an_image_never_seems_to_go_back_from_processed_to_processing(
+async def test_a_read_carrying_a_version_the_projection_lacks_is_brought_up_to_it(
     client: httpx.AsyncClient, ports: FakePorts
 ) -> None:
     image_id = await upload(client, "grayscale")
     ports.project()  # the read model has the request...
-    await complete(ports, image_id)  # ...but not yet its result
+    await complete(ports, image_id)  # ...but not yet its result, version 3
+    url = f"/api/v1/images/{image_id}"
 
-    status = (await client.get(f"/api/v1/images/{image_id}/status")).json()
+    assert (await client.get(f"{url}/status")).json()["status"] == "processing"
+    status = (await client.get(f"{url}/status", params={"min_version": 3})).json()
     assert status["status"] == "processed"
-    assert (await client.get(f"/api/v1/images/{image_id}")).content == RESULT
+    assert (await client.get(url, headers={"Min-Image-Version": "3"})).content == RESULT
 
 
 async def test_a_new_request_shows_at_once_even_before_the_projection_has_it(
@@ -192,10 +218,11 @@ async def test_a_new_request_shows_at_once_even_before_the_projection_has_it(
     ports.project()  # the read model says processed...
     again = await client.post(f"/api/v1/images/{image_id}/process", json={"processing": "blur:3"})
     assert again.status_code == 202  # ...and the new request is not projected yet
+    mine = {"Min-Image-Version": again.headers["image-version"]}
 
-    status = (await client.get(f"/api/v1/images/{image_id}/status")).json()
+    status = (await client.get(f"/api/v1/images/{image_id}/status", headers=mine)).json()
     assert (status["status"], status["spec"]) == ("processing", "blur:3")
-    assert (await client.get(f"/api/v1/images/{image_id}")).status_code == 409
+    assert (await client.get(f"/api/v1/images/{image_id}", headers=mine)).status_code == 409
 
 
 async def test_a_deleted_image_is_gone_at_once_even_before_the_projection_has_it(
@@ -203,14 +230,22 @@ async def test_a_deleted_image_is_gone_at_once_even_before_the_projection_has_it
 ) -> None:
     image_id = await upload(client)
     ports.project()
-    assert (await client.delete(f"/api/v1/images/{image_id}")).status_code == 200
+    deleted = await client.delete(f"/api/v1/images/{image_id}")
+    assert deleted.status_code == 200
+    mine = {"min_version": deleted.json()["version"]}
+    url = f"/api/v1/images/{image_id}"
     for path in ("", "/status", "/original"):
-        assert (await client.get(f"/api/v1/images/{image_id}{path}")).status_code == 404
+        assert (await client.get(f"{url}{path}", params=mine)).status_code == 404
+    for path in ("", "/original"):
+        assert (await client.head(f"{url}{path}", params=mine)).status_code == 404
 
 
 @pytest.mark.parametrize("alias", ["{%s}", "urn:uuid:%s", "UPPER"])
-async def test_an_image_has_one_url(client: httpx.AsyncClient, alias: str) -> None:
+async def test_an_image_has_one_url(
+    client: httpx.AsyncClient, ports: FakePorts, alias: str
+) -> None:
     image_id = str(await upload(client))
+    ports.project()
     other = image_id.upper() if alias == "UPPER" else alias % image_id
     assert (await client.get(f"/api/v1/images/{image_id}/status")).status_code == 200
     assert (await client.get(f"/api/v1/images/{other}/status")).status_code == 404
@@ -282,6 +317,7 @@ async def test_an_unreachable_blob_store_is_503_not_a_broken_stream(
     client: httpx.AsyncClient, ports: FakePorts
 ) -> None:
     image_id = await upload(client)
+    ports.project()
     ports.blobs.failing = {"stream"}
 
     response = await client.get(f"/api/v1/images/{image_id}")

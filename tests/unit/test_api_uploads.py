@@ -58,8 +58,9 @@ async def test_an_upload_is_stored_recorded_and_answered_with_its_location(
     assert response.status_code == 202
     body = response.json()
     image_id = UUID(body["id"])
-    assert body["status"] == "uploaded"
+    assert (body["status"], body["version"]) == ("uploaded", 1)
     assert response.headers["location"] == f"/api/v1/images/{image_id}"
+    assert response.headers["image-version"] == "1"
     assert ports.blobs.objects[original_key(image_id)] == (jpeg, "image/jpeg")
     [uploaded] = ports.log.history(image_id)
     assert uploaded.data == ev.ImageUploaded(
@@ -79,7 +80,7 @@ async def test_an_upload_with_a_spec_asks_for_processing_in_canonical_form(
     response = await upload(client, image_bytes(), processing="RESIZE:100x100 | grayscale")
 
     assert response.status_code == 202
-    assert response.json()["status"] == "processing"
+    assert (response.json()["status"], response.json()["version"]) == ("processing", 2)
     _uploaded, requested = ports.log.history(UUID(response.json()["id"]))
     assert requested.data == ev.ProcessingRequested(request_no=1, spec="resize:100x100|grayscale")
 

@@ -9,8 +9,8 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from commands.application import ImageCommands
-from commands.messages import DeleteImage, RequestProcessing
+from commands.application import ImageCommands, version_after_upload
+from commands.messages import DeleteImage, FailProcessing, RequestProcessing
 from domain.errors import ImageNotFound
 from domain.status import ImageStatus
 from tests.fakes import an_upload, in_memory_event_store
@@ -51,7 +51,7 @@ def test_a_request_whose_reply_was_lost_is_reported_done() -> None:
     commands, log = in_memory_event_store()
     image_id = commands.upload(an_upload(None))
     lose_the_next_reply(commands)
-    assert commands.request_processing(RequestProcessing(image_id=image_id, spec="blur:2")) == 1
+    assert commands.request_processing(RequestProcessing(image_id=image_id, spec="blur:2")) == 2
     assert [e.type for e in log.history(image_id)][-1] == "ProcessingRequested"
 
 
@@ -61,3 +61,17 @@ def test_an_upload_that_really_conflicts_still_fails() -> None:
     commands.upload(command)
     with pytest.raises(IntegrityError):
         commands.upload(command)  # same id, another upload: not ours to claim
+
+
+@pytest.mark.parametrize("spec", [None, "grayscale"])
+def test_each_command_answers_with_the_image_s_version(spec: str | None) -> None:
+    commands, log = in_memory_event_store()
+    command = an_upload(spec)
+    image_id = commands.upload(command)
+    assert version_after_upload(command) == len(log.history(image_id))
+    if spec is not None:
+        commands.fail_processing(FailProcessing(image_id=image_id, request_no=1, reason="no"))
+
+    requested = commands.request_processing(RequestProcessing(image_id=image_id, spec="blur:2"))
+    assert requested == log.history(image_id)[-1].version
+    assert commands.delete(DeleteImage(image_id=image_id)) == requested + 1
