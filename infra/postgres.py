@@ -11,7 +11,7 @@ connection) surfaces as `DependencyUnavailable("postgres", ...)`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Literal
@@ -109,6 +109,21 @@ class PostgresDatabase:
             QmarkCursor(connection) as cursor,
         ):
             yield cursor
+
+    def insert_rows(
+        self,
+        cursor: QmarkCursor,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+    ) -> None:
+        """COPY the rows into the table, within the cursor's transaction."""
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with _unavailable(), cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def close(self) -> None:
         self._pool.close()
