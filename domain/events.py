@@ -21,7 +21,7 @@ from domain.facts import Picture, Upload
 SCHEMA_VERSION = "1"
 
 
-class ImageUploaded(msgspec.Struct, frozen=True, tag=True):
+class ImageUploaded(msgspec.Struct, frozen=True, tag=True, gc=False):
     file_name: str
     content_type: str
     size: int
@@ -34,12 +34,12 @@ class ImageUploaded(msgspec.Struct, frozen=True, tag=True):
         return Upload.from_flat(self)
 
 
-class ProcessingRequested(msgspec.Struct, frozen=True, tag=True):
+class ProcessingRequested(msgspec.Struct, frozen=True, tag=True, gc=False):
     request_no: int
     spec: str
 
 
-class ProcessingCompleted(msgspec.Struct, frozen=True, tag=True):
+class ProcessingCompleted(msgspec.Struct, frozen=True, tag=True, gc=False):
     request_no: int
     result_key: str
     content_type: str
@@ -52,12 +52,12 @@ class ProcessingCompleted(msgspec.Struct, frozen=True, tag=True):
         return Picture.from_flat(self)
 
 
-class ProcessingFailed(msgspec.Struct, frozen=True, tag=True):
+class ProcessingFailed(msgspec.Struct, frozen=True, tag=True, gc=False):
     request_no: int
     reason: str
 
 
-class ImageDeleted(msgspec.Struct, frozen=True, tag=True):
+class ImageDeleted(msgspec.Struct, frozen=True, tag=True, gc=False):
     pass
 
 
@@ -77,7 +77,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
 }
 
 
-class EventEnvelope(msgspec.Struct, frozen=True):
+class EventEnvelope(msgspec.Struct, frozen=True, gc=False):
     type: str
     image_id: UUID
     version: int

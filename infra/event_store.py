@@ -15,7 +15,7 @@ user and password.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from time import monotonic
 from typing import Any, cast
@@ -40,7 +40,9 @@ from psycopg.rows import DictRow
 
 from commands.application import ImageCommands
 from domain.events import EventEnvelope, envelope
+from domain.image import Image
 from infra.errors import DependencyUnavailable
+from infra.log_stream import PostgresLogStream, SqliteLogStream, event_topics
 from infra.postgres import check_reachable
 from infra.settings import Settings
 
@@ -173,6 +175,35 @@ class SqlEventLog:
             )
         return [self._envelope(n.id, n) for n in notifications]
 
+    def stream(
+        self, after: int, size: int, *, up_to: int | None = None
+    ) -> Iterator[list[EventEnvelope]]:
+        """The events after `after` (up to `up_to`, included), in order, in batches of at
+        most `size`, until the log as it stood when the stream began has no more: decoded
+        by msgspec straight from the rows (infra/log_stream.py), not through the mapper."""
+        with _unavailable():
+            yield from self._streamer().batches(after, size, up_to)
+
+    def _streamer(self) -> SqliteLogStream | PostgresLogStream | _LibraryLogStream:
+        recorder, mapper = self._app.recorder, self._app.mapper
+        if mapper.compressor is not None or mapper.cipher is not None:
+            return _LibraryLogStream(self.read)
+        topics = event_topics(Image)
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            datastore = recorder.datastore
+            return SqliteLogStream(
+                lambda: datastore.transaction(commit=False),
+                recorder.events_table_name,
+                topics,
+                self.read,
+            )
+        if isinstance(recorder, PostgresApplicationRecorder):
+            pg = recorder.datastore
+            return PostgresLogStream(
+                pg.get_connection, pg.schema, recorder.events_table_name, topics, self.read
+            )
+        return _LibraryLogStream(self.read)
+
     def head(self) -> int:
         with _unavailable():
             return self._app.recorder.max_notification_id() or 0
@@ -214,6 +245,22 @@ class SqlEventLog:
             occurred_at=event.timestamp,
             state=event.__dict__,
         )
+
+
+class _LibraryLogStream:
+    """Batches read through the library's mapper, for an event store the fast stream
+    cannot decode."""
+
+    def __init__(self, read: Callable[[int, int], Sequence[EventEnvelope]]) -> None:
+        self._read = read
+
+    def batches(self, after: int, size: int, up_to: int | None) -> Iterator[list[EventEnvelope]]:
+        while up_to is None or after < up_to:
+            batch = [e for e in self._read(after, size) if up_to is None or e.position <= up_to]
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].position
 
 
 @contextmanager

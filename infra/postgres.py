@@ -110,6 +110,21 @@ class PostgresDatabase:
         ):
             yield cursor
 
+    def insert_rows(
+        self,
+        cursor: QmarkCursor,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+    ) -> None:
+        """COPY the rows into the table, within the cursor's transaction."""
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with _unavailable(), cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def close(self) -> None:
         self._pool.close()
 

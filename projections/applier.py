@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from domain.events import EventEnvelope
@@ -30,6 +30,15 @@ class Rows(Protocol):
     def save(self, rows: Sequence[ImageRow]) -> None: ...
 
 
+@runtime_checkable
+class TableRows(Rows, Protocol):
+    """Rows of a table an applier owns, which can take new rows in bulk."""
+
+    def insert(self, rows: Sequence[ImageRow]) -> None:
+        """Add rows of images the table has no row for yet."""
+        ...
+
+
 class BatchApplier:
     """Applies batches of events in order and saves the rows they changed, one per image;
     `events` and `position` say how many it has applied, and up to where.
@@ -38,7 +47,8 @@ class BatchApplier:
     reads every row a batch touches: other projector processes write the same table.
     With `owns_table` (a table that starts empty and has no other writer: a rebuild's)
     rows are remembered across batches, and until the cache first overflows an image
-    it has not seen has no row. What a `transaction` rolled back is forgotten.
+    it has not seen has no row; the rows of images new to the table are `insert`ed
+    in bulk where the target can. What a `transaction` rolled back is forgotten.
     """
 
     def __init__(self, history: History | None = None, *, owns_table: bool = False) -> None:
@@ -46,7 +56,7 @@ class BatchApplier:
         # Rows are keyed by UUID.int: hashing a UUID runs Python code.
         self._cache: dict[int, ImageRow] = {}
         self._uncommitted: dict[int, ImageRow] = {}
-        self._caching = owns_table
+        self._owns_table = self._caching = owns_table
         self._cache_is_whole_table = owns_table
         self.events = self.position = 0
 
@@ -56,9 +66,12 @@ class BatchApplier:
             return
         rows = self._rows(target, {event.image_id.int: event.image_id for event in events})
         changed: dict[int, ImageRow] = {}
+        created: set[int] = set()  # images with no row in the table before this batch
         for event in events:
             key = event.image_id.int
             before = rows.get(key)
+            if before is None:
+                created.add(key)
             try:
                 after = apply(before, event)
             except VersionGap:
@@ -69,7 +82,11 @@ class BatchApplier:
                 after = replay(e for e in history if e.version <= event.version)
             if after is not None and after is not before:
                 rows[key] = changed[key] = after
-        if changed:
+        if changed and self._owns_table and isinstance(target, TableRows):
+            # No other writer: the rows of images it had not seen are not in the table.
+            target.insert([row for key, row in changed.items() if key in created])
+            target.save([row for key, row in changed.items() if key not in created])
+        elif changed:
             target.save(list(changed.values()))
         if self._caching:
             self._uncommitted.update(changed)

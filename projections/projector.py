@@ -47,10 +47,16 @@ def replay(events: Iterable[ev.EventEnvelope], row: ImageRow | None = None) -> I
 def _created(event: ev.EventEnvelope) -> ImageRow | None:
     match event.data:
         case ev.ImageUploaded() as uploaded:
+            # Field by field rather than through domain.facts' values: this runs for every
+            # image a rebuild builds.
             return ImageRow(
                 id=event.image_id,
                 status=ImageStatus.UPLOADED,
-                **uploaded.upload.flat(),
+                file_name=uploaded.file_name,
+                content_type=uploaded.content_type,
+                size=uploaded.size,
+                width=uploaded.width,
+                height=uploaded.height,
                 original_key=uploaded.original_key,
                 created_at=event.occurred_at,
                 updated_at=event.occurred_at,
@@ -78,7 +84,10 @@ def _changed(row: ImageRow, event: ev.EventEnvelope) -> ImageRow:
                 row,
                 status=ImageStatus.PROCESSED,
                 result_key=done.result_key,
-                **done.result.flat(prefix="result_"),
+                result_content_type=done.content_type,
+                result_size=done.size,
+                result_width=done.width,
+                result_height=done.height,
                 **touched,
             )
         case ev.ProcessingFailed(reason=reason):

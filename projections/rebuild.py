@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from projections.applier import BatchApplier
-from projections.batches import Readable, batches
+from projections.batches import Streamable, streamed
 from projections.shadow import create_copy, drop, hold_writers, swap
-from projections.sql import Database, SqlRows
+from projections.sql import Database, SqlRows, bulk_insert
 from projections.tracking import SET_POSITION
 
 # Events per read and per transaction while the shadow fills.
@@ -32,8 +32,8 @@ BATCH_EVENTS = 10_000
 SWAP_ATTEMPTS = 3
 
 
-class Log(Readable, Protocol):
-    """What a rebuild reads (commands/log.py's EventLog has it)."""
+class Log(Streamable, Protocol):
+    """What a rebuild reads (infra/event_store.py's SqlEventLog has it)."""
 
     def head(self) -> int: ...
 
@@ -105,9 +105,9 @@ def rebuild(
         create_copy(cursor, db.dialect, chosen.table, chosen.shadow)
     applier = BatchApplier(owns_table=True)
     report = progress or (lambda _: None)
-    for batch in batches(log, 0, batch_size, read_ahead=True):
+    for batch in streamed(log, 0, batch_size, read_ahead=True):
         with applier.transaction(db) as cursor:
-            applier.apply(SqlRows(cursor, db.dialect, chosen.shadow), batch)
+            applier.apply(SqlRows(cursor, db.dialect, chosen.shadow, bulk=bulk_insert(db)), batch)
         report(Progress(applier.events, applier.position, max(applier.position, log.head())))
 
     for attempt in range(1, SWAP_ATTEMPTS + 1):
@@ -128,8 +128,8 @@ def _swap_in(
     with applier.transaction(db) as cursor:
         hold_writers(cursor, db.dialect, chosen.table)
         head = log.head()  # nothing at or below it can reach the live table any more
-        for batch in batches(log, applier.position, batch_size, up_to=head):
-            applier.apply(SqlRows(cursor, db.dialect, chosen.shadow), batch)
+        for batch in streamed(log, applier.position, batch_size, up_to=head):
+            applier.apply(SqlRows(cursor, db.dialect, chosen.shadow, bulk=bulk_insert(db)), batch)
         position = max(applier.position, head)
         swap(cursor, db.dialect, chosen.table, chosen.shadow)
         cursor.execute(SET_POSITION, [chosen.name, position])

@@ -11,7 +11,7 @@ from domain.facts import Picture, Upload
 from domain.status import ImageStatus
 
 
-class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
+class ImageRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The fields are the table's columns, in order; the image facts are flat here too."""
 
     id: UUID

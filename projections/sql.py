@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Literal, Protocol, get_type_hints
+from typing import Any, Literal, Protocol, get_type_hints, runtime_checkable
 from uuid import UUID
 
 import msgspec
@@ -55,6 +55,19 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class BulkInsert(Protocol):
+    """A database that adds many new rows faster than a statement binding them does:
+    PostgreSQL's COPY (infra/postgres.py). On SQLite, multi-row statements measure
+    fastest, and `SqlRows.save` writes those already."""
+
+    def insert_rows(
+        self, cursor: Cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Add rows of `columns` values to `table`, which holds none of their keys yet."""
+        ...
+
+
 class SqlRows:
     """The rows of one table shaped like image_status, in the caller's transaction.
 
@@ -63,10 +76,18 @@ class SqlRows:
     consumers, a projector that lagged behind a rebuild's swap).
     """
 
-    def __init__(self, cursor: Cursor, dialect: Dialect, table: str = "image_status") -> None:
+    def __init__(
+        self,
+        cursor: Cursor,
+        dialect: Dialect,
+        table: str = "image_status",
+        *,
+        bulk: BulkInsert | None = None,
+    ) -> None:
         self._cursor = cursor
         self._dialect = dialect
         self._table = table
+        self._bulk = bulk
 
     def get_many(self, image_ids: Iterable[UUID]) -> dict[UUID, ImageRow]:
         ids = [str(image_id) for image_id in dict.fromkeys(image_ids)]
@@ -84,6 +105,17 @@ class SqlRows:
             return
         for chunk in _chunks(rows, BATCH_ROWS):
             self._cursor.execute(_upsert_statement(self._table, len(chunk)), row_values(chunk))
+
+    def insert(self, rows: Sequence[ImageRow]) -> None:
+        """Add rows of images the table has no row for yet: through `bulk` if given, as
+        `save` does otherwise."""
+        if self._bulk is None:
+            self.save(rows)
+        elif rows:
+            width = len(COLUMNS)
+            values = row_values(rows)
+            tuples = [values[start : start + width] for start in range(0, len(values), width)]
+            self._bulk.insert_rows(self._cursor, self._table, COLUMNS, tuples)
 
 
 class SqlReadModel:
@@ -141,6 +173,11 @@ def page_of(rows: Sequence[ImageRow], limit: int) -> Page:
     items = list(rows[:limit])
     next_cursor = encode_cursor(items[-1].created_position) if len(rows) > limit else None
     return Page(items=items, next_cursor=next_cursor)
+
+
+def bulk_insert(db: Database) -> BulkInsert | None:
+    """The database's bulk insert, if it has one."""
+    return db if isinstance(db, BulkInsert) else None
 
 
 def row_from_values(values: Sequence[Any]) -> ImageRow:

@@ -21,12 +21,12 @@ from uuid import UUID
 
 from domain.events import EventEnvelope
 from projections.applier import BatchApplier
-from projections.batches import batches
+from projections.batches import streamed
 from projections.projector import replay
 from projections.rebuild import BATCH_EVENTS, Log, Progress, ProgressHook, Projection
 from projections.rows import COLUMNS, ImageRow
 from projections.shadow import create_copy, drop
-from projections.sql import Cursor, Database, SqlRows
+from projections.sql import Cursor, Database, SqlRows, bulk_insert
 from projections.tracking import stored_position
 
 # Differences described in full; the rest are only counted.
@@ -87,9 +87,9 @@ def verify(
         position = stored_position(cursor, chosen.name)
         head = log.head()  # the snapshot above holds nothing recorded after this
         create_copy(cursor, dialect, chosen.table, chosen.scratch, scratch=True)
-        scratch = SqlRows(cursor, dialect, chosen.scratch)
+        scratch = SqlRows(cursor, dialect, chosen.scratch, bulk=bulk_insert(db))
         applier = BatchApplier(owns_table=True)
-        for batch in batches(log, 0, batch_size, up_to=head):
+        for batch in streamed(log, 0, batch_size, up_to=head, read_ahead=True):
             applier.apply(scratch, batch)
             if progress is not None:
                 progress(Progress(applier.events, applier.position, head))

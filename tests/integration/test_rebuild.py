@@ -266,12 +266,16 @@ class RacingLog:
         self.log = log
         self.meanwhile: Callable[[], None] | None = meanwhile
 
-    def read(self, after: int, limit: int) -> Sequence[EventEnvelope]:
-        events = self.log.read(after, limit)
-        if not events and self.meanwhile is not None:
+    def stream(
+        self, after: int, size: int, *, up_to: int | None = None
+    ) -> Iterator[Sequence[EventEnvelope]]:
+        found = False
+        for batch in self.log.stream(after, size, up_to=up_to):
+            found = True
+            yield batch
+        if not found and self.meanwhile is not None:
             self.meanwhile()
             self.meanwhile = None
-        return events
 
     def head(self) -> int:
         return self.log.head()
