@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
@@ -30,7 +31,7 @@ T = TypeVar("T")
 class ApiServices:
     """The ports the API talks to, and the limits it enforces on uploads.
 
-    `probe(data, max_pixels=...)` identifies an upload from its header (raising an
+    `probe(file, max_pixels=...)` identifies an upload from its header (raising an
     InvalidImage subclass); `notify` is called after every recorded command so that
     in-process followers of the event log wake up at once instead of at their next poll.
 
@@ -38,6 +39,11 @@ class ApiServices:
     `read_your_writes_wait` seconds for the projection to reach it: woken by `projected`
     when the projector runs in this process, else looking again every
     `read_your_writes_poll` seconds; then it asks the event store.
+
+    `spool_bytes` is how much of an upload's file is held in memory before the rest
+    goes to a temporary file (api/uploads.py): in `spool_dir` when given, else in the
+    system's temporary directory. A local blob store links a file spooled on its own
+    filesystem into place instead of copying it.
     """
 
     commands: ImageCommands
@@ -51,6 +57,8 @@ class ApiServices:
     projected: Pulse = field(default_factory=Pulse)
     read_your_writes_wait: float = 2.0
     read_your_writes_poll: float = 0.02
+    spool_bytes: int = 1024 * 1024
+    spool_dir: Path | None = None
 
 
 def notify_followers(services: ApiServices) -> None:

@@ -11,7 +11,6 @@ from litestar.params import (
     FromQuery,
     HeaderParameter,
     JSONBody,
-    MultipartBody,
     PathParameter,
     QueryParameter,
 )
@@ -30,8 +29,8 @@ from api.schemas import (
     ImageEvents,
     ImagePage,
     ImageStatusBody,
-    ImageUpload,
     ProcessRequest,
+    UploadOperation,
     event_body,
     image_path,
     status_body,
@@ -106,6 +105,7 @@ class ImageController(Controller):
     @post(
         "/",
         operation_id="uploadImage",
+        operation_class=UploadOperation,
         status_code=HTTP_202_ACCEPTED,
         response_headers=[VERSION_RESPONSE_HEADER],
         responses=problems(
@@ -118,16 +118,15 @@ class ImageController(Controller):
         ),
     )
     async def upload(
-        self,
-        services: Services,
-        data: MultipartBody[ImageUpload],
+        self, request: Request[Any, Any, Any], services: Services
     ) -> Response[Accepted]:
-        """Upload an image, optionally with a processing spec such as `resize:100x100`.
+        """Upload an image (multipart field `image`), optionally with a processing spec
+        such as `resize:100x100` (field `processing`).
 
         The bytes are checked before anything is stored. The id is returned at once;
         processing continues in the background (see the status resource).
         """
-        accepted = await writes.accept_upload(services, data)
+        accepted = await writes.accept_upload(services, request)
         return accepted_response(accepted, image_path(accepted.id))
 
     @get(

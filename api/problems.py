@@ -73,8 +73,7 @@ ERROR_KINDS: dict[type[Exception], Kind] = {
     domain.InvalidTransition: Kind(409, "invalid-transition", "Not allowed in this state"),
     NotProcessed: Kind(409, "not-processed", "Image not processed"),
     InvalidCursor: Kind(400, "invalid-cursor", "Invalid cursor"),
-    # Raised while Litestar reads a form: a text field (or a file part sent without a
-    # file name, which it takes for text) that is not UTF-8.
+    # Raised while a form is read: a text field that is not in its charset (UTF-8).
     UnicodeDecodeError: Kind(400, "invalid-encoding", "Invalid request encoding"),
     BlobNotFound: Kind(404, "image-bytes-missing", "Image bytes not found"),
     EventStoreUnavailable: Kind(503, "dependency-unavailable", "Service unavailable"),
@@ -145,7 +144,7 @@ def _detail(exc: Exception, kind: Kind) -> str:
     if isinstance(exc, BlobNotFound):
         return "the image's bytes are no longer stored"
     if isinstance(exc, UnicodeDecodeError):
-        return "invalid multipart/form-data: a field is not UTF-8 text (a file needs a filename)"
+        return "invalid multipart/form-data: a text field is not UTF-8 (or the charset it names)"
     return str(exc)
 
 

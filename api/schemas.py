@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar.datastructures import UploadFile
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 
 from domain.events import EventEnvelope
 from domain.facts import Picture
@@ -17,11 +25,35 @@ from projections.rows import ImageRow
 API_PREFIX = "/api/v1/images"
 
 
-class ImageUpload(msgspec.Struct):
-    """A multipart upload: the image file and, optionally, a processing spec."""
+UPLOAD_FORM = Schema(
+    title="ImageUpload",
+    description="A multipart upload: the image file and, optionally, a processing spec.",
+    type=OpenAPIType.OBJECT,
+    required=["image"],
+    properties={
+        "image": Schema(
+            type=OpenAPIType.STRING,
+            format=OpenAPIFormat.BINARY,
+            content_media_type="application/octet-stream",
+            description="The image; its type is read from its bytes, not from the part",
+        ),
+        "processing": Schema(
+            type=OpenAPIType.STRING,
+            description="A processing spec such as `resize:100x100`; blank means none",
+        ),
+    },
+)
 
-    image: UploadFile
-    processing: str | None = None
+
+@dataclass
+class UploadOperation(Operation):
+    """The upload operation with its form described: the handler reads the body as a
+    stream (api/uploads.py), so Litestar has no `data` parameter to describe it from."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={"multipart/form-data": OpenAPIMediaType(schema=UPLOAD_FORM)}, required=True
+        )
 
 
 class ProcessRequest(msgspec.Struct):

@@ -1,21 +1,26 @@
 """The write side of the API: validate everything first, then record.
 
-A bad request is refused before anything is written. An upload stores the original
-first and then records it; if recording fails the original is removed again, so a
-failed dependency leaves nothing behind.
+A bad request is refused before anything is written. An upload is received into a
+spool (api/uploads.py), probed from its header, then its original is stored and
+recorded; if recording fails the original is removed again, so a failed dependency
+leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 from uuid import UUID, uuid4
 
+from litestar import Request
+
 from api.deps import ApiServices, in_thread, notify_followers
-from api.schemas import Accepted, ImageUpload
+from api.schemas import Accepted
+from api.uploads import received_upload
 from commands.application import version_after_upload
 from commands.errors import EventStoreUnavailable
 from commands.messages import DeleteImage, RequestProcessing, UploadImage
-from domain.errors import EmptyImage, ImageNotFound, ImageTooLarge
+from domain.errors import EmptyImage, ImageNotFound
 from domain.facts import Picture, Upload
 from domain.keys import original_key
 from domain.spec import parse_spec
@@ -29,27 +34,28 @@ DEFAULT_FILE_NAME = "image"
 MAX_FILE_NAME = 255
 
 
-async def accept_upload(services: ApiServices, upload: ImageUpload) -> Accepted:
-    try:
-        data = await upload.image.read()
-    finally:
-        await upload.image.close()
-    if len(data) > services.max_upload_bytes:
-        raise ImageTooLarge(len(data), services.max_upload_bytes)
-    if not data:
-        raise EmptyImage()
-    info = await in_thread(services.probe, data, max_pixels=services.max_pixels)
-    spec = canonical_spec(upload.processing)
+async def accept_upload(services: ApiServices, request: Request[Any, Any, Any]) -> Accepted:
+    async with received_upload(
+        request,
+        max_file_bytes=services.max_upload_bytes,
+        memory_bytes=services.spool_bytes,
+        directory=services.spool_dir,
+    ) as upload:
+        if not upload.image.size:
+            raise EmptyImage()
+        file = await upload.image.file()
+        info = await in_thread(services.probe, file, max_pixels=services.max_pixels)
+        spec = canonical_spec(upload.processing)
 
-    image_id = uuid4()
-    key = original_key(image_id)
-    await services.blobs.put(key, data, info.content_type)
+        image_id = uuid4()
+        key = original_key(image_id)
+        await services.blobs.put_file(key, file, info.content_type)
     picture = Picture(
-        content_type=info.content_type, size=len(data), width=info.width, height=info.height
+        content_type=info.content_type, size=upload.image.size, width=info.width, height=info.height
     )
     command = UploadImage(
         image_id=image_id,
-        upload=Upload(file_name=sanitise_file_name(upload.image.filename), picture=picture),
+        upload=Upload(file_name=sanitise_file_name(upload.file_name), picture=picture),
         original_key=key,
         spec=spec,
     )

@@ -200,6 +200,8 @@ def api_services(
         notify=stores.doorbell.ring if in_process else None,
         projected=projected if projected is not None else Pulse(),
         read_your_writes_wait=stores.settings.read_your_writes_wait,
+        # Uploads spooled beside local blobs are linked into place, not copied.
+        spool_dir=stores.settings.upload_dir if not stores.settings.uses_s3 else None,
     )
 
 

@@ -4,7 +4,7 @@ API and the workers use it; the adapters are in infra/."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 
 class BlobStore(Protocol):
@@ -16,6 +16,15 @@ class BlobStore(Protocol):
     """
 
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def put_file(self, key: str, file: BinaryIO, content_type: str) -> None:
+        """Store what a seekable binary file holds from its position to its end, read a
+        block at a time (never whole), off the event loop where reading blocks.
+
+        The file stays open, the caller's to close or remove; but it is not to be
+        written to again: a store may take a whole file on its own filesystem by
+        reference (a hard link) instead of copying it."""
+        ...
 
     async def get(self, key: str) -> bytes: ...
 

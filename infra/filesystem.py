@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
+import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio.to_thread
 
@@ -36,7 +39,12 @@ class FilesystemBlobStore:
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self._path(key)
         with _translated():
-            await anyio.to_thread.run_sync(_write, path, data)
+            await anyio.to_thread.run_sync(_write, path, lambda f: f.write(data))
+
+    async def put_file(self, key: str, file: BinaryIO, content_type: str) -> None:
+        path = self._path(key)
+        with _translated():
+            await anyio.to_thread.run_sync(_put_file, path, file)
 
     async def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -95,16 +103,53 @@ def _translated(key: str | None = None) -> Iterator[None]:
         raise DependencyUnavailable("blob directory", str(e)) from e
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, fill: Callable[[BinaryIO], object]) -> None:
+    """Write a file through `fill` beside path, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            fill(f)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _put_file(path: Path, file: BinaryIO) -> None:
+    """Store the rest of file at path. A whole file with a name on this filesystem (an
+    upload spooled beside the store) is hard-linked into place: its bytes are not
+    copied, nor written again. Anything else is copied a block at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _is_whole_file_on(path.parent, file):
+        tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
+        try:
+            os.link(file.name, tmp)
+        except OSError:
+            pass  # a filesystem without hard links: copy instead
+        else:
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            return
+    _write(path, lambda f: shutil.copyfileobj(file, f, CHUNK_SIZE))
+
+
+def _is_whole_file_on(directory: Path, file: BinaryIO) -> bool:
+    """Whether file, read from its start, is the file its name names, on the same
+    filesystem as directory."""
+    name = getattr(file, "name", None)
+    if not isinstance(name, str) or file.tell() != 0:
+        return False
+    file.flush()
+    try:
+        named, opened = os.stat(name), os.fstat(file.fileno())
+    except (OSError, ValueError):
+        return False
+    same_file = (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+    return same_file and named.st_dev == os.stat(directory).st_dev
 
 
 def _is_file(path: Path) -> bool:

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import aioboto3
 from aiobotocore.config import AioConfig
@@ -136,6 +136,17 @@ class S3BlobStore:
         with _translated(key):
             await self._s3.put_object(
                 Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+            )
+
+    async def put_file(self, key: str, file: BinaryIO, content_type: str) -> None:
+        # One PutObject with the file as its body: the HTTP client sends it a block at a
+        # time, reading in a worker thread, and a retry seeks back to where it started
+        # (over plain HTTP botocore first reads it through, a MiB at a time, to sign its
+        # hash). aioboto3's upload_fileobj would instead read the file on the event loop
+        # and gather up to its multipart threshold, 8 MiB, in memory before sending.
+        with _translated(key):
+            await self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=file, ContentType=content_type
             )
 
     async def get(self, key: str) -> bytes:

@@ -86,6 +86,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return self.data_dir / "blobs"
 
     @property
+    def upload_dir(self) -> Path:
+        """Where uploads past their first MiB are spooled while blobs are local."""
+        return self.data_dir / "uploads"
+
+    @property
     def uses_postgres(self) -> bool:
         return self.database_url is not None
 

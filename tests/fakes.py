@@ -6,7 +6,7 @@ Example::
     ports.commands.upload(UploadImage(...))
     ports.project()                     # bring the read model up to the log's head
     image_bytes(64, 48, "JPEG")         # a real image, made with Pillow
-    ports.blobs.failing = {"put"}       # the blob store refuses writes
+    ports.blobs.failing = {"put_file"}  # the blob store refuses uploads
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import Notification
@@ -62,6 +62,10 @@ class InMemoryBlobStore:
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         self._available("put")
         self.objects[key] = (bytes(data), content_type)
+
+    async def put_file(self, key: str, file: BinaryIO, content_type: str) -> None:
+        self._available("put_file")
+        self.objects[key] = (file.read(), content_type)
 
     async def get(self, key: str) -> bytes:
         self._available("get")

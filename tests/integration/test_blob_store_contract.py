@@ -7,6 +7,8 @@ Each adapter's own file keeps only what is particular to it.
 
 from __future__ import annotations
 
+import io
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -60,6 +62,43 @@ async def test_a_blob_put_is_read_back_with_its_size(store: BlobStore) -> None:
     assert await store.get("originals/a") == b"\x89PNG-bytes"
     assert await store.size("originals/a") == len(b"\x89PNG-bytes")
     assert await store.exists("originals/a")
+
+
+async def test_a_file_put_stores_it_from_its_position_to_its_end(store: BlobStore) -> None:
+    file = io.BytesIO(b"framing|\x89PNG-bytes")
+    file.seek(len(b"framing|"))
+
+    await store.put_file("originals/a", file, "image/png")
+
+    assert await store.get("originals/a") == b"\x89PNG-bytes"
+    assert await store.size("originals/a") == len(b"\x89PNG-bytes")
+    assert not file.closed, "the file stays the caller's to close"
+
+
+async def test_a_large_file_on_disk_is_stored_whole_over_an_older_blob(store: BlobStore) -> None:
+    data = bytes(range(256)) * (CHUNK_SIZE * 3 // 256) + b"tail"
+    await store.put("originals/a", b"older", "image/png")
+
+    with tempfile.TemporaryFile() as file:
+        file.write(data)
+        file.seek(0)
+        await store.put_file("originals/a", file, "image/png")
+
+    assert await store.get("originals/a") == data
+
+
+async def test_a_stored_file_outlives_the_file_it_came_from(
+    store: BlobStore, tmp_path: Path
+) -> None:
+    # As an upload's spool does: a named file, put, then closed and removed.
+    spooled = tmp_path / "upload.part"
+    with spooled.open("w+b") as file:
+        file.write(b"spooled bytes")
+        file.seek(0)
+        await store.put_file("originals/a", file, "image/png")
+    spooled.unlink()
+
+    assert await store.get("originals/a") == b"spooled bytes"
 
 
 async def test_a_large_blob_streams_in_bounded_chunks(store: BlobStore) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 from domain.errors import CorruptImage, EmptyImage, TooManyPixels, UnsupportedImage
 from infra.imaging import ImageInfo, allow_pixels, content_type_for, probe
-from tests.unit.images import encoded, png_header
+from tests.unit.images import encoded, png_header, save
 
 LIMIT = 1_000_000
 
@@ -100,8 +103,6 @@ def test_content_types_are_named_for_our_formats() -> None:
 
 
 def test_a_pixel_limit_above_pillows_own_ceiling_is_the_one_that_decides() -> None:
-    from PIL import Image
-
     before = Image.MAX_IMAGE_PIXELS
     header = png_header(15_000, 15_000)  # 225 MP: past Pillow's default ceiling
     try:
@@ -111,3 +112,83 @@ def test_a_pixel_limit_above_pillows_own_ceiling_is_the_one_that_decides() -> No
             probe(header, max_pixels=200_000_000)
     finally:
         Image.MAX_IMAGE_PIXELS = before
+
+
+class CountingFile(io.BytesIO):
+    """A file that counts the bytes read from it."""
+
+    read_bytes = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
+
+
+def noise(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
+    return Image.merge("RGB", [Image.effect_noise(size, 60) for _ in range(3)]).convert(mode)
+
+
+@pytest.mark.parametrize(
+    ("pillow_format", "mode"),
+    [
+        ("JPEG", "RGB"),
+        ("PNG", "RGB"),
+        ("WEBP", "RGB"),
+        ("GIF", "P"),
+        ("TIFF", "RGB"),
+        ("BMP", "RGB"),
+    ],
+)
+def test_a_file_is_probed_from_its_header_and_left_where_it_was(
+    pillow_format: str, mode: str
+) -> None:
+    data = save(noise((600, 400), mode), pillow_format)
+    file = CountingFile(data)
+
+    info = probe(file, max_pixels=LIMIT)
+
+    assert (info.width, info.height) == (600, 400)
+    assert file.tell() == 0
+    assert file.read_bytes < 16 * 1024 < 100 * 1024 < len(data), "only the header is read"
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        (b"VP8 ", {"quality": 80}),
+        (b"VP8L", {"lossless": True}),
+        (b"VP8X", {"quality": 80, "exif": b"Exif\0\0II*\0\x08\0\0\0\0\0"}),
+        (b"VP8X", {"save_all": True, "append_images": [Image.new("RGB", (301, 203))]}),
+    ],
+    ids=["lossy", "lossless", "extended", "animated"],
+)
+def test_webp_sizes_are_read_from_each_kind_of_first_chunk(
+    kind: bytes, options: dict[str, object]
+) -> None:
+    data = save(noise((301, 203)), "WEBP", **options)
+    assert data[12:16] == kind
+
+    info = probe(data, max_pixels=LIMIT)
+
+    assert (info.format, info.width, info.height) == ("webp", 301, 203)
+    assert (info.width, info.height) == Image.open(io.BytesIO(data)).size
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        encoded("WEBP", (40, 20))[:24],
+        b"RIFF\x20\0\0\0WEBPVP9 " + b"\0" * 20,
+        b"RIFF\x20\0\0\0WEBPVP8 " + b"\0" * 20,
+    ],
+    ids=["truncated", "unknown chunk", "lossy without its start code"],
+)
+def test_a_damaged_webp_header_is_a_corrupt_image(data: bytes) -> None:
+    with pytest.raises(CorruptImage):
+        probe(data, max_pixels=LIMIT)
+
+
+def test_a_webp_over_the_pixel_limit_is_refused_from_its_header() -> None:
+    with pytest.raises(TooManyPixels):
+        probe(encoded("WEBP", (200, 100)), max_pixels=19_999)
