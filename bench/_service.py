@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -107,11 +108,24 @@ def wait_http(
     raise TimeoutError(f"{what} did not answer {url} in {STARTUP:.0f}s")
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str  # the server's base URL
+    pid: int  # its process
+
+
 @contextlib.contextmanager
 def imgproc_dev(work: Path, **settings: object) -> Iterator[str]:
     """`imgproc dev` on a free loopback port with its data under `work`; yields its base
     URL. `settings` become IMGPROC_* variables (database_url=…, processing_workers=…);
     nothing else of the caller's IMGPROC_* environment is passed on."""
+    with imgproc_dev_server(work, **settings) as served:
+        yield served.url
+
+
+@contextlib.contextmanager
+def imgproc_dev_server(work: Path, **settings: object) -> Iterator[Served]:
+    """`imgproc dev` as imgproc_dev starts it; yields its base URL and process id."""
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMGPROC_")}
@@ -122,7 +136,7 @@ def imgproc_dev(work: Path, **settings: object) -> Iterator[str]:
     with running(command, log, env) as process:
         base_url = f"http://127.0.0.1:{port}"
         wait_http(f"{base_url}/ready", process, "imgproc dev", log)
-        yield base_url
+        yield Served(base_url, process.pid)
 
 
 # -- the service's API ---------------------------------------------------------------------
