@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
     # Only the result type: the probe itself is passed in, so Pillow is not imported here.
     from infra.imaging import ImageInfo
 
-log = logging.getLogger(__name__)
-
 T = TypeVar("T")
 
 
@@ -32,8 +29,7 @@ class ApiServices:
     """The ports the API talks to, and the limits it enforces on uploads.
 
     `probe(file, max_pixels=...)` identifies an upload from its header (raising an
-    InvalidImage subclass); `notify` is called after every recorded command so that
-    in-process followers of the event log wake up at once instead of at their next poll.
+    InvalidImage subclass).
 
     A read that carries the version a command answered with waits up to
     `read_your_writes_wait` seconds for the projection to reach it: woken by `projected`
@@ -53,22 +49,11 @@ class ApiServices:
     probe: Callable[..., ImageInfo]
     max_pixels: int
     max_upload_bytes: int
-    notify: Callable[[], None] | None = None
     projected: Pulse = field(default_factory=Pulse)
     read_your_writes_wait: float = 2.0
     read_your_writes_poll: float = 0.02
     spool_bytes: int = 1024 * 1024
     spool_dir: Path | None = None
-
-
-def notify_followers(services: ApiServices) -> None:
-    """Wake the event-log followers after a command was recorded; only a hint, never fatal."""
-    if services.notify is None:
-        return
-    try:
-        services.notify()
-    except Exception:
-        log.exception("notifying the event-log followers failed")
 
 
 async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 from litestar import Request
 
-from api.deps import ApiServices, in_thread, notify_followers
+from api.deps import ApiServices, in_thread
 from api.schemas import Accepted
 from api.uploads import received_upload
 from commands.application import version_after_upload
@@ -73,7 +73,6 @@ async def accept_upload(services: ApiServices, request: Request[Any, Any, Any]) 
         if not await _recorded(services, image_id):
             await _discard(services, key)
         raise
-    notify_followers(services)
     metrics.images_uploaded.inc()
     status = ImageStatus.UPLOADED if spec is None else ImageStatus.PROCESSING
     return Accepted(id=image_id, status=status, version=version_after_upload(command))
@@ -82,14 +81,12 @@ async def accept_upload(services: ApiServices, request: Request[Any, Any, Any]) 
 async def request_processing(services: ApiServices, image_id: UUID, spec_text: str) -> Accepted:
     command = RequestProcessing(image_id=image_id, spec=parse_spec(spec_text).canonical)
     version = await in_thread(services.commands.request_processing, command)
-    notify_followers(services)
     return Accepted(id=image_id, status=ImageStatus.PROCESSING, version=version)
 
 
 async def delete_image(services: ApiServices, image_id: UUID) -> int:
     """The image's version once deleted."""
     version = await in_thread(services.commands.delete, DeleteImage(image_id=image_id))
-    notify_followers(services)
     return version
 
 

@@ -110,7 +110,10 @@ def open_stores(
     with contextlib.ExitStack() as opened:
         database = open_database(settings)
         opened.callback(database.close)
-        commands = open_image_commands(settings)
+        # Every command this process records wakes its followers of the log, whichever
+        # part ran it: the API's uploads, the processor's results.
+        doorbell = Doorbell()
+        commands = open_image_commands(settings, on_recorded=doorbell.ring)
         opened.callback(commands.close)
         yield Stores(
             settings=settings,
@@ -120,7 +123,7 @@ def open_stores(
             read_model=SqlReadModel(database),
             tracking=SqlTracking(database),
             blobs=blobs if blobs is not None else FilesystemBlobStore(settings.blob_dir),
-            doorbell=Doorbell(),
+            doorbell=doorbell,
         )
 
 
@@ -183,12 +186,10 @@ async def open_read_queries(settings: Settings, database: Database) -> AsyncIter
 def api_services(
     stores: Stores, queries: ReadQueries, *, projected: Pulse | None = None
 ) -> ApiServices:
-    """What the API talks to. With followers in the same process (`projected`: the pulse
-    the projector beats), each recorded command rings their doorbell so they wake at once
-    instead of at their next poll, and a read waiting for its own write wakes with them."""
+    """What the API talks to. With the projector in the same process (`projected`: the
+    pulse it beats), a read waiting for its own write wakes with it."""
     from api.deps import ApiServices
 
-    in_process = projected is not None
     return ApiServices(
         commands=stores.commands,
         queries=queries,
@@ -197,7 +198,6 @@ def api_services(
         probe=imaging.probe,
         max_upload_bytes=stores.settings.max_upload_bytes,
         max_pixels=stores.settings.max_pixels,
-        notify=stores.doorbell.ring if in_process else None,
         projected=projected if projected is not None else Pulse(),
         read_your_writes_wait=stores.settings.read_your_writes_wait,
         # Uploads spooled beside local blobs are linked into place, not copied.

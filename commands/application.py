@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import PersistenceError, RecordConflictError
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import PersistenceError, RecordConflictError, Recording
+from eventsourcing.utils import Environment, EnvType
 
 from commands.errors import EventStoreUnavailable
 from commands.messages import (
@@ -20,6 +21,8 @@ from commands.messages import (
 )
 from domain.errors import ImageAlreadyDeleted, ImageNotFound
 from domain.image import Image
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -38,9 +41,18 @@ class ImageCommands(Application[UUID]):
 
     Configured only by the `env` it is given (persistence module, database
     name, …): the process environment is not read, so settings stay in one place.
+    `on_recorded` is called, in the committing thread, each time events have been
+    committed, whichever part of the process ran the command: it wakes the followers
+    of the log in this process.
     """
 
     name = "images"
+
+    def __init__(
+        self, env: EnvType | None = None, *, on_recorded: Callable[[], None] | None = None
+    ) -> None:
+        self._on_recorded = on_recorded
+        super().__init__(env)
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         return Environment(name, dict(env or {}))
@@ -120,6 +132,16 @@ class ImageCommands(Application[UUID]):
                 continue
             return outcome
         raise AssertionError("unreachable")
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        """The library calls this after every commit. A wake-up is only a hint: the events
+        are recorded, so a failure here is logged, never raised."""
+        if not recordings or self._on_recorded is None:
+            return
+        try:
+            self._on_recorded()
+        except Exception:
+            log.exception("waking the followers of the log failed")
 
     def _is_stored(self, image: Image) -> bool:
         """Whether a save that reported a conflict had in fact stored these events: the

@@ -152,14 +152,17 @@ def notification_channel(app: ImageCommands) -> str | None:
     return recorder.channel_name if isinstance(recorder, PostgresApplicationRecorder) else None
 
 
-def open_image_commands(settings: Settings) -> ImageCommands:
-    """ImageCommands on the configured event store; DependencyUnavailable if it is down."""
+def open_image_commands(
+    settings: Settings, *, on_recorded: Callable[[], None] | None = None
+) -> ImageCommands:
+    """ImageCommands on the configured event store, calling `on_recorded` after each
+    commit; DependencyUnavailable if the store is down."""
     if settings.database_url is not None:
         check_reachable(settings.database_url)
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     with _unavailable():
-        return ImageCommands(env=event_store_env(settings))
+        return ImageCommands(env=event_store_env(settings), on_recorded=on_recorded)
 
 
 class SqlEventLog:

@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 from uuid import UUID, uuid4
@@ -202,9 +202,13 @@ class InMemoryEventLog:
         )
 
 
-def in_memory_event_store() -> tuple[ImageCommands, InMemoryEventLog]:
+def in_memory_event_store(
+    on_recorded: Callable[[], None] | None = None,
+) -> tuple[ImageCommands, InMemoryEventLog]:
     """A real ImageCommands on eventsourcing's in-memory persistence, and its log."""
-    commands = ImageCommands(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    commands = ImageCommands(
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, on_recorded=on_recorded
+    )
     return commands, InMemoryEventLog(commands)
 
 

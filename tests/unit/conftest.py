@@ -19,12 +19,6 @@ def ports() -> FakePorts:
     return fake_ports()
 
 
-@pytest.fixture
-def rings() -> list[None]:
-    """One entry each time the API wakes the event followers."""
-    return []
-
-
 @pytest.fixture(name="api_limits")
 def small_api_limits() -> dict[str, Any]:
     """Overridden by test modules that need other limits."""
@@ -32,14 +26,13 @@ def small_api_limits() -> dict[str, Any]:
 
 
 @pytest.fixture
-def services(ports: FakePorts, rings: list[None], api_limits: dict[str, Any]) -> ApiServices:
+def services(ports: FakePorts, api_limits: dict[str, Any]) -> ApiServices:
     return ApiServices(
         commands=ports.commands,
         queries=ports.queries,
         log=ports.log,
         blobs=ports.blobs,
         probe=probe,
-        notify=lambda: rings.append(None),
         # No projector runs here: a read carrying a version the rows lack asks the event
         # store at once.
         read_your_writes_wait=0.0,

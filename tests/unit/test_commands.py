@@ -1,5 +1,6 @@
 """ImageCommands when the event store's answer is lost: a write that was stored is
-reported as done, not as a conflict."""
+reported as done, not as a conflict. And every commit, whoever ran the command, wakes
+the followers of the log."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.application import ImageCommands, version_after_upload
 from commands.messages import DeleteImage, FailProcessing, RequestProcessing
-from domain.errors import ImageNotFound
+from domain.errors import AlreadyProcessing, ImageNotFound
 from domain.status import ImageStatus
 from tests.fakes import an_upload, in_memory_event_store
 
@@ -75,3 +76,28 @@ def test_each_command_answers_with_the_image_s_version(spec: str | None) -> None
     requested = commands.request_processing(RequestProcessing(image_id=image_id, spec="blur:2"))
     assert requested == log.history(image_id)[-1].version
     assert commands.delete(DeleteImage(image_id=image_id)) == requested + 1
+
+
+def test_every_committed_command_wakes_the_followers_and_a_refused_one_does_not() -> None:
+    rings: list[None] = []
+    commands, _ = in_memory_event_store(on_recorded=lambda: rings.append(None))
+
+    image_id = commands.upload(an_upload("grayscale"))
+    assert len(rings) == 1
+    with pytest.raises(AlreadyProcessing):
+        commands.request_processing(RequestProcessing(image_id=image_id, spec="blur:2"))
+    assert len(rings) == 1
+    commands.fail_processing(FailProcessing(image_id=image_id, request_no=1, reason="bad"))
+    commands.delete(DeleteImage(image_id=image_id))
+    assert len(rings) == 3
+
+
+def test_a_failed_wake_up_does_not_fail_the_recorded_command() -> None:
+    def broken() -> None:
+        raise RuntimeError("the event loop is gone")
+
+    commands, log = in_memory_event_store(on_recorded=broken)
+
+    image_id = commands.upload(an_upload(None))
+
+    assert [e.type for e in log.history(image_id)] == ["ImageUploaded"]
