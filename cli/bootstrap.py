@@ -35,6 +35,7 @@ from commands.application import ImageCommands
 from commands.blobs import BlobStore
 from commands.log import EventLog
 from infra import imaging
+from infra.errors import DependencyUnavailable
 from infra.event_store import SqlEventLog, notification_channel, open_image_commands
 from infra.filesystem import FilesystemBlobStore
 from infra.metrics import serve_metrics
@@ -362,7 +363,11 @@ async def serve(settings: Settings, *, embedded: bool = False) -> None:
         followers = [
             log_follower(stores, consumer(role, stores, projected=projected)) for role in CONSUMERS
         ]
-        await serve_http(app, settings, [follower.run for follower in followers])
+        background: list[Callable[[], Coroutine[Any, Any, None]]] = [
+            partial(wake_on_notify, stores),
+            *(follower.run for follower in followers),
+        ]
+        await serve_http(app, settings, background)
 
 
 async def run_consumer(role: Role, settings: Settings) -> None:
@@ -386,11 +391,45 @@ async def run_consumer(role: Role, settings: Settings) -> None:
         else:
             stores.doorbell.bind(asyncio.get_running_loop())
             log.info("%s following the event log", role)
-            await log_follower(stores, worker).run()
+            async with anyio.create_task_group() as group:
+                group.start_soon(wake_on_notify, stores)
+                group.start_soon(log_follower(stores, worker).run)
+
+
+LISTEN_RETRY_PAUSE = 1.0  # seconds between attempts to listen again for NOTIFY
+
+
+async def wake_on_notify(stores: Stores, *, retry_pause: float = LISTEN_RETRY_PAUSE) -> None:
+    """Ring the followers' doorbell for every NOTIFY the event store sends (PostgreSQL),
+    on one connection of its own, until cancelled, so that what other processes record
+    wakes this one's followers at once. While that connection is down the followers poll
+    the log at the configured interval, and it is opened again. On SQLite, which sends
+    nothing, it returns at once and the followers poll."""
+    channel = notification_channel(stores.commands)
+    url = stores.settings.database_url
+    if channel is None or url is None:
+        return
+    doorbell = stores.doorbell
+
+    def listening() -> None:
+        doorbell.set_listening(True)
+        log.info("the event log's followers are woken by NOTIFY on %s", channel)
+
+    while True:
+        try:
+            session = await PostgresSession.open(url)
+            try:
+                await session.listen(channel, doorbell.ring, on_listening=listening)
+            finally:
+                doorbell.set_listening(False)
+                with anyio.CancelScope(shield=True):
+                    await session.close()
+        except DependencyUnavailable as e:
+            log.warning("not hearing NOTIFY on %s, polling the event log meanwhile: %s", channel, e)
+        await asyncio.sleep(retry_pause)
 
 
 RELAY_LOCK_KEY = 0x696D6770726F6372  # "imgprocr"
-POLL_WHILE_LISTENING = 1.0  # seconds: NOTIFY wakes the relay at once; this is the fallback
 
 
 async def run_relay(settings: Settings) -> None:
@@ -404,33 +443,36 @@ async def run_relay(settings: Settings) -> None:
 
 
 async def relay_events(
-    stores: Stores, publisher: EventPublisher, *, poll_interval: float = POLL_WHILE_LISTENING
+    stores: Stores, publisher: EventPublisher, *, poll_interval: float | None = None
 ) -> None:
     """Publish the log from the relay's stored position on, until cancelled.
 
     It wakes on PostgreSQL's NOTIFY, which the event store sends with every insert,
-    and polls as a fallback (without NOTIFY, on SQLite, at the configured interval).
-    One relay publishes at a time: each holds a session advisory lock while it
-    works, and any others wait as standbys. Should that session be lost, the relay
-    exits (non-zero) rather than risk publishing next to a standby that took over;
-    the supervisor starts it again.
+    and publishes at once; without NOTIFY (on SQLite) it polls, at `poll_interval`
+    (the configured one unless given). One relay publishes at a time: each holds a
+    session advisory lock while it works, and any others wait as standbys. Should that
+    session be lost, the relay exits (non-zero) rather than risk publishing next to a
+    standby that took over; the supervisor starts it again.
     """
     stores.doorbell.bind(asyncio.get_running_loop())
     channel = notification_channel(stores.commands)
     url = stores.settings.database_url
+    relay = log_follower(stores, Relay(publisher), poll_interval=poll_interval)
     if channel is None or url is None:
-        log.info("relay active, polling the event log every %ss", stores.settings.poll_interval)
-        await log_follower(stores, Relay(publisher)).run()
+        log.info("relay active, polling the event log every %ss", relay.poll_interval)
+        await relay.run()
         return
     session = await PostgresSession.open(url)
     try:
         log.info("relay waiting to become the active one")
         await session.wait_for_lock(RELAY_LOCK_KEY)
         log.info("relay active, woken by NOTIFY on %s", channel)
-        follower = log_follower(stores, Relay(publisher), poll_interval=poll_interval)
+        listening = partial(stores.doorbell.set_listening, True)
         async with anyio.create_task_group() as group:
-            group.start_soon(session.listen, channel, stores.doorbell.ring)
-            group.start_soon(follower.run)
+            group.start_soon(
+                partial(session.listen, channel, stores.doorbell.ring, on_listening=listening)
+            )
+            group.start_soon(relay.run)
     finally:
         with anyio.CancelScope(shield=True):
             await session.close()

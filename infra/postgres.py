@@ -18,11 +18,20 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from infra.errors import DependencyUnavailable
 
 CONNECT_TIMEOUT_SECONDS = 3
+# A session mostly waits in silence: TCP keepalives tell it within about half a minute
+# that a server has gone without a word (a dropped network), instead of never.
+SESSION_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 8
 
@@ -184,7 +193,8 @@ class PostgresSession:
     async def open(cls, url: str) -> PostgresSession:
         with _unavailable():
             connection = await psycopg.AsyncConnection.connect(
-                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+                make_conninfo(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, **SESSION_KEEPALIVES),
+                autocommit=True,
             )
         return cls(connection)
 
@@ -204,11 +214,20 @@ class PostgresSession:
                     return
                 await asyncio.sleep(poll_interval)
 
-    async def listen(self, channel: str, on_notify: Callable[[], None]) -> None:
-        """Call on_notify for every NOTIFY on channel until cancelled; DependencyUnavailable
-        when the connection is lost."""
+    async def listen(
+        self,
+        channel: str,
+        on_notify: Callable[[], None],
+        *,
+        on_listening: Callable[[], None] | None = None,
+    ) -> None:
+        """Call on_notify for every NOTIFY on channel until cancelled, and on_listening
+        once, as soon as every later NOTIFY will be heard; DependencyUnavailable when the
+        connection is lost."""
         with _unavailable():
             await self._connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            if on_listening is not None:
+                on_listening()
             async for _ in self._connection.notifies():
                 on_notify()
         raise DependencyUnavailable("postgres", f"stopped listening on {channel!r}")

@@ -1,6 +1,12 @@
 """Feeds a consumer from the event store's notification log: every consumer in the
 embedded service, and the relay everywhere. The consumer's position lives in the
-`tracking` table, stored once the consumer has handled the batch."""
+`tracking` table, stored once the consumer has handled the batch.
+
+A follower reads as soon as its doorbell rings: after every command recorded in its
+process, and for every NOTIFY of the event store while the process listens for them
+(PostgreSQL). It polls the log only while nothing would ring for every record: on
+SQLite, whose other writers cannot ring, and while the listening connection is down.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +25,16 @@ log = logging.getLogger(__name__)
 
 
 class Doorbell:
-    """Wakes the followers as soon as something is recorded, from any thread."""
+    """Wakes the followers as soon as something is recorded, from any thread.
+
+    `listening` is true while every record, whichever process made it, rings the bell
+    (the process listens for the event store's NOTIFY): the followers then need no poll.
+    """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bells: list[asyncio.Event] = []
+        self.listening = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -36,6 +47,12 @@ class Doorbell:
     def ring(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake)
+
+    def set_listening(self, listening: bool) -> None:
+        """Said by the listener when it starts or stops hearing every record. It rings:
+        the followers read what was recorded meanwhile, then wait in the new way."""
+        self.listening = listening
+        self.ring()
 
     def _wake(self) -> None:
         for bell in self._bells:
@@ -60,8 +77,9 @@ class LogFollower:
         self.log = log
         self.positions = positions
         self.consumer = consumer
+        self.doorbell = doorbell or Doorbell()
         # Cleared before each read, so a ring during the read is not lost.
-        self._bell = (doorbell or Doorbell()).subscribe()
+        self._bell = self.doorbell.subscribe()
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry_pause = retry_pause
@@ -87,8 +105,10 @@ class LogFollower:
         self._bell.clear()
         batch = await anyio.to_thread.run_sync(self.log.read, position, self.batch_size)
         if not batch:
+            # While every record rings the bell, waiting for it is enough; else poll too.
+            timeout = None if self.doorbell.listening else self.poll_interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._bell.wait(), self.poll_interval)
+                await asyncio.wait_for(self._bell.wait(), timeout)
             return position
         await self.consumer.handle(batch)
         metrics.events_handled.labels(consumer=self.consumer.name).inc(len(batch))

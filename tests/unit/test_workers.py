@@ -22,9 +22,9 @@ from domain.spec import Spec
 from domain.status import ImageStatus
 from infra.errors import DependencyUnavailable
 from infra.settings import Settings
-from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes
+from tests.fakes import FakePorts, an_upload, fake_ports, image_bytes, in_memory_event_store
 from tests.waiting import eventually
-from workers.follower import LogFollower
+from workers.follower import Doorbell, LogFollower
 from workers.imaging import Rendered
 from workers.janitor import Janitor
 from workers.processor import Processor, renderer_for
@@ -293,6 +293,34 @@ async def test_followers_bring_the_read_model_up_to_date_and_survive_redelivery(
     ports.tracking.set_position("image_status", 0)
     await projector.drain()
     assert ports.read_model.get(image_id) == before
+
+
+async def test_a_result_recorded_by_the_processor_wakes_the_projector_at_once() -> None:
+    doorbell = Doorbell()
+    doorbell.bind(asyncio.get_running_loop())
+    commands, log = in_memory_event_store(on_recorded=doorbell.ring)
+    ports = FakePorts(commands=commands, log=log)
+    never = 60.0  # a poll would come far too late: only a ring can wake them in time
+    followers = [
+        LogFollower(ports.log, ports.tracking, consumer, doorbell=doorbell, poll_interval=never)
+        for consumer in (
+            Processor(ports.commands, ports.blobs, SETTINGS),
+            ProjectorRunner(ports.read_model, ports.log),
+        )
+    ]
+    tasks = [asyncio.create_task(follower.run()) for follower in followers]
+    try:
+        image_id = await uploaded(ports, image_bytes(40, 20))
+
+        def processed() -> bool:
+            row = ports.read_model.get(image_id)
+            return row is not None and row.status is ImageStatus.PROCESSED
+
+        await eventually(processed, "the projector to show the processor's result", within=10)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_the_projector_repairs_a_gap_from_the_event_store() -> None:
