@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, head, post
 from litestar.datastructures import ResponseHeader
-from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import (
     FromQuery,
@@ -72,14 +71,11 @@ VERSION_RESPONSE_HEADER = ResponseHeader(
 )
 
 
-def wanted_version(
-    min_version: MinVersion = None, min_version_header: MinVersionHeader = None
-) -> int | None:
-    """The version a read asks for, by parameter or header (the higher if both): a
-    dependency, so each read takes one `version` and OpenAPI documents both ways."""
-    if min_version is None or min_version_header is None:
-        return min_version if min_version_header is None else min_version_header
-    return max(min_version, min_version_header)
+def wanted(query: int | None, header: int | None) -> int | None:
+    """The version a read asks for, by parameter or header (the higher if both)."""
+    if query is None or header is None:
+        return query if header is None else header
+    return max(query, header)
 
 
 def accepted_response(accepted: Accepted, location: str) -> Response[Accepted]:
@@ -102,13 +98,9 @@ def image_bytes(description: str) -> ResponseSpec:
     )
 
 
-WantedVersion = NamedDependency[int | None]
-
-
 class ImageController(Controller):
     path = API_PREFIX
     tags = ["images"]
-    dependencies = {"version": Provide(wanted_version, sync_to_thread=False)}
 
     @post(
         "/",
@@ -171,9 +163,11 @@ class ImageController(Controller):
         request: Request[Any, Any, Any],
         services: Services,
         image_id: ImageId,
-        version: WantedVersion,
+        min_version: MinVersion = None,
+        min_version_header: MinVersionHeader = None,
     ) -> Response[Any]:
         """The processed image's bytes; revalidate (If-None-Match), re-processing changes them."""
+        version = wanted(min_version, min_version_header)
         return await reads.blob_response(request, services, image_id, reads.served_blob, version)
 
     @get(
@@ -186,9 +180,11 @@ class ImageController(Controller):
         request: Request[Any, Any, Any],
         services: Services,
         image_id: ImageId,
-        version: WantedVersion,
+        min_version: MinVersion = None,
+        min_version_header: MinVersionHeader = None,
     ) -> Response[Any]:
         """The original upload. It never changes, so it may be cached for good."""
+        version = wanted(min_version, min_version_header)
         return await reads.blob_response(request, services, image_id, reads.original_blob, version)
 
     @head(
@@ -201,9 +197,11 @@ class ImageController(Controller):
         request: Request[Any, Any, Any],
         services: Services,
         image_id: ImageId,
-        version: WantedVersion,
+        min_version: MinVersion = None,
+        min_version_header: MinVersionHeader = None,
     ) -> Response[None]:
         """What GET would answer (status, ETag, type and length) without the bytes."""
+        version = wanted(min_version, min_version_header)
         return await reads.blob_response(
             request, services, image_id, reads.served_blob, version, body=False
         )
@@ -218,9 +216,11 @@ class ImageController(Controller):
         request: Request[Any, Any, Any],
         services: Services,
         image_id: ImageId,
-        version: WantedVersion,
+        min_version: MinVersion = None,
+        min_version_header: MinVersionHeader = None,
     ) -> Response[None]:
         """What GET of the original would answer, without the bytes."""
+        version = wanted(min_version, min_version_header)
         return await reads.blob_response(
             request, services, image_id, reads.original_blob, version, body=False
         )
@@ -234,10 +234,12 @@ class ImageController(Controller):
         self,
         services: Services,
         image_id: ImageId,
-        version: WantedVersion,
+        min_version: MinVersion = None,
+        min_version_header: MinVersionHeader = None,
     ) -> ImageStatusBody:
         """Where the image is in its lifecycle, what it is, and its processed result."""
         image = reads.parse_image_id(image_id)
+        version = wanted(min_version, min_version_header)
         return status_body(await reads.find_image(services, image, version))
 
     @post(
