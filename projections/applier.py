@@ -103,6 +103,11 @@ class BatchApplier:
             self.events, self.position = applied
             self._uncommitted.clear()
             raise
+        self.keep()
+
+    def keep(self) -> None:
+        """What was applied stays, as if committed: for a caller whose one transaction is
+        all it reads from (verify's scratch table), so its memory stays bounded."""
         self._remember(self._uncommitted)
         self._uncommitted.clear()
 

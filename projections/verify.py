@@ -91,6 +91,7 @@ def verify(
         applier = BatchApplier(owns_table=True)
         for batch in streamed(log, 0, batch_size, up_to=head, read_ahead=True):
             applier.apply(scratch, batch)
+            applier.keep()  # one transaction throughout: nothing would ever be committed
             if progress is not None:
                 progress(Progress(applier.events, applier.position, head))
         differing = _differing_ids(cursor, chosen.table, chosen.scratch)

@@ -219,6 +219,21 @@ def test_a_rebuild_equals_the_live_projection_after_any_workload(
     assert done.position == position == service.position() == service.log.head()
 
 
+def test_rebuild_and_verify_hold_when_their_rows_do_not_fit_in_memory(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("projections.applier.CACHE_ROWS", 2)
+    service.run([(i, "upload") for i in range(6)] + [(i, "complete") for i in range(0, 6, 2)])
+    service.project()
+    live = service.rows()
+
+    rebuild(service.database, service.log, IMAGE_STATUS, batch_size=3)
+    checked = verify(service.database, service.log, IMAGE_STATUS, batch_size=3)
+
+    assert service.rows() == live == service.expected_rows()
+    assert (checked.ok, checked.rows) == (True, 6)
+
+
 def test_the_rebuilt_table_keeps_the_names_and_indexes_the_migrations_gave_it(
     service: Service,
 ) -> None:
