@@ -37,14 +37,22 @@ async def test_a_write_leaves_only_the_blob_behind(store: FilesystemBlobStore, r
     assert await store.get("originals/a") == b"second"
 
 
+async def put_spooled(
+    store: FilesystemBlobStore, tmp_path: Path, data: bytes, *, start: int = 0
+) -> Path:
+    """Store `data` from `start` on, handed over as an upload's spooled file is; the file."""
+    spooled = tmp_path / "upload.part"
+    with spooled.open("w+b") as file:
+        file.write(data)
+        file.seek(start)
+        await store.put_file("originals/a", file, "image/png")
+    return spooled
+
+
 async def test_a_file_spooled_on_the_stores_filesystem_is_linked_not_copied(
     store: FilesystemBlobStore, root: Path, tmp_path: Path
 ) -> None:
-    spooled = tmp_path / "upload.part"
-    with spooled.open("w+b") as file:
-        file.write(b"spooled bytes")
-        file.seek(0)
-        await store.put_file("originals/a", file, "image/png")
+    spooled = await put_spooled(store, tmp_path, b"spooled bytes")
 
     assert (root / "originals/a").stat().st_ino == spooled.stat().st_ino
     assert files_under(root) == ["originals/a"]
@@ -53,11 +61,7 @@ async def test_a_file_spooled_on_the_stores_filesystem_is_linked_not_copied(
 async def test_a_file_read_from_its_middle_is_copied_not_linked(
     store: FilesystemBlobStore, root: Path, tmp_path: Path
 ) -> None:
-    spooled = tmp_path / "upload.part"
-    with spooled.open("w+b") as file:
-        file.write(b"framing|image")
-        file.seek(len(b"framing|"))
-        await store.put_file("originals/a", file, "image/png")
+    spooled = await put_spooled(store, tmp_path, b"framing|image", start=len(b"framing|"))
 
     assert (root / "originals/a").stat().st_ino != spooled.stat().st_ino
     assert await store.get("originals/a") == b"image"
